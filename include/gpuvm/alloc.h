@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The allocator every libgpuvm object goes through, and its test hooks.
+ *
+ * All library memory comes from here, so a test can count live allocations
+ * and make a chosen allocation fail. Fault injection is always compiled in;
+ * when it is not armed it costs one branch per allocation.
+ */
+#ifndef GPUVM_ALLOC_H
+#define GPUVM_ALLOC_H
+
+#include <gpuvm/common.h>
+
+GPUVM_BEGIN_DECLS
+
+/* Allocation flags, a tiny subset of the kernel's gfp_t. */
+typedef unsigned int gpuvm_gfp_t;
+/* May block (the kernel's GFP_KERNEL); forbidden in a signalling section. */
+#define GPUVM_GFP_KERNEL 0u
+/* Zero the memory (__GFP_ZERO). */
+#define GPUVM_GFP_ZERO (1u << 0)
+/* Must not block (GFP_NOWAIT/GFP_ATOMIC); allowed in a signalling section. */
+#define GPUVM_GFP_NOWAIT (1u << 1)
+
+/**
+ * gpuvm_kmalloc() - allocate @size bytes
+ * @size: bytes, may be 0 (returns a unique pointer)
+ * @gfp: GPUVM_GFP_* flags
+ *
+ * Context: a blocking allocation (no GPUVM_GFP_NOWAIT) inside a fence
+ * signalling section is reported by the debug checker.
+ * Return: the memory, or NULL when out of memory or an injected fault fires.
+ */
+GPUVM_EXPORT void *gpuvm_kmalloc(size_t size, gpuvm_gfp_t gfp);
+
+/* gpuvm_kmalloc() of @n * @size bytes; NULL on multiplication overflow. */
+GPUVM_EXPORT void *gpuvm_kmalloc_array(size_t n, size_t size, gpuvm_gfp_t gfp);
+
+/**
+ * gpuvm_krealloc_array() - resize an allocation to @n * @size bytes
+ *
+ * On failure NULL is returned and @ptr is left untouched and still owned by
+ * the caller. GPUVM_GFP_ZERO is not supported here.
+ */
+GPUVM_EXPORT void *gpuvm_krealloc_array(void *ptr, size_t n, size_t size,
+					gpuvm_gfp_t gfp);
+
+/* Free memory from the gpuvm_k*alloc* family; NULL is ignored. */
+GPUVM_EXPORT void gpuvm_kfree(void *ptr);
+
+static inline void *gpuvm_kzalloc(size_t size, gpuvm_gfp_t gfp)
+{
+	return gpuvm_kmalloc(size, gfp | GPUVM_GFP_ZERO);
+}
+
+static inline void *gpuvm_kcalloc(size_t n, size_t size, gpuvm_gfp_t gfp)
+{
+	return gpuvm_kmalloc_array(n, size, gfp | GPUVM_GFP_ZERO);
+}
+
+/* Number of allocations made and not yet freed, process wide. */
+GPUVM_EXPORT long gpuvm_alloc_live(void);
+
+/**
+ * gpuvm_alloc_fail_nth() - make the @n-th next allocation fail
+ * @n: 1 fails the very next allocation; 0 disarms
+ *
+ * Exactly one allocation fails; the ones after it succeed again. The count
+ * is process wide: allocations from every thread count.
+ */
+GPUVM_EXPORT void gpuvm_alloc_fail_nth(unsigned long n);
+
+/* True once the armed fault has fired (reset by gpuvm_alloc_fail_nth()). */
+GPUVM_EXPORT bool gpuvm_alloc_fault_fired(void);
+
+/**
+ * gpuvm_alloc_fault_sweep() - run @op with each of its allocations failing
+ * @op: the operation; returns 0 or a negative errno
+ * @check: called after each run in which the injected fault fired, with
+ *         the fault index n (1-based) and what @op returned; it restores or
+ *         checks state so that @op can run again. May be NULL.
+ * @arg: passed to both
+ * @max_n: give up after this many failing runs (0: no limit)
+ *
+ * Runs @op with gpuvm_alloc_fail_nth(1), (2), ... until a run completes
+ * without reaching the armed allocation; that last run's result is final.
+ * Return: the number of allocation points exercised (>= 0) when the final
+ * run succeeded, its negative errno otherwise, or -E2BIG when @max_n runs
+ * all hit a fault.
+ */
+GPUVM_EXPORT int gpuvm_alloc_fault_sweep(int (*op)(void *arg),
+					 void (*check)(void *arg,
+						       unsigned long n,
+						       int ret),
+					 void *arg, unsigned long max_n);
+
+GPUVM_END_DECLS
+
+#endif /* GPUVM_ALLOC_H */

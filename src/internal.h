@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Library-private helpers shared between source files. Everything declared
+ * here is hidden from the shared library's ABI; tests reach it through the
+ * static internal library.
+ */
+#ifndef GPUVM_INTERNAL_H
+#define GPUVM_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <gpuvm/gpuvm.h>
+
+#define likely(x) gpuvm_likely(x)
+#define unlikely(x) gpuvm_unlikely(x)
+#define container_of(ptr, type, member) gpuvm_container_of(ptr, type, member)
+
+#define GPUVM_RET_IP ((const void *)__builtin_return_address(0))
+
+/* The checker switch, read on every hook: one predictable branch. */
+extern bool gpuvm_debug_on__;
+
+static inline bool gpuvm_debug_active(void)
+{
+	return __atomic_load_n(&gpuvm_debug_on__, __ATOMIC_RELAXED);
+}
+
+/* (Re)read GPUVM_DEBUG and GPUVM_WARN; run at load, and by tests. */
+void gpuvm_debug_read_environment__(void);
+
+#endif /* GPUVM_INTERNAL_H */

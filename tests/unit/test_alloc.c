@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+#include <string.h>
+
+#include "harness.h"
+
+static void test_alloc_live_counter(void **state)
+{
+	long base = gpuvm_alloc_live();
+	void *a = gpuvm_kmalloc(16, GPUVM_GFP_KERNEL);
+	void *b = gpuvm_kcalloc(4, 8, GPUVM_GFP_KERNEL);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(gpuvm_alloc_live(), base + 2);
+	gpuvm_kfree(a);
+	gpuvm_kfree(NULL);
+	assert_int_equal(gpuvm_alloc_live(), base + 1);
+	gpuvm_kfree(b);
+	assert_int_equal(gpuvm_alloc_live(), base);
+}
+
+static void test_alloc_zeroed(void **state)
+{
+	unsigned char *p = gpuvm_kzalloc(256, GPUVM_GFP_KERNEL);
+	unsigned char zero[256] = { 0 };
+
+	assert_non_null(p);
+	assert_memory_equal(p, zero, sizeof(zero));
+	gpuvm_kfree(p);
+}
+
+static void test_alloc_array_overflow(void **state)
+{
+	assert_null(gpuvm_kmalloc_array(SIZE_MAX / 2, 3, GPUVM_GFP_KERNEL));
+	assert_null(gpuvm_krealloc_array(NULL, SIZE_MAX, 2, GPUVM_GFP_KERNEL));
+}
+
+static void test_alloc_fail_nth_exactly_one(void **state)
+{
+	void *p[5];
+	int i;
+
+	gpuvm_alloc_fail_nth(3);
+	for (i = 0; i < 5; i++)
+		p[i] = gpuvm_kmalloc(8, GPUVM_GFP_KERNEL);
+	assert_non_null(p[0]);
+	assert_non_null(p[1]);
+	assert_null(p[2]);
+	assert_non_null(p[3]);
+	assert_non_null(p[4]);
+	assert_true(gpuvm_alloc_fault_fired());
+	for (i = 0; i < 5; i++)
+		gpuvm_kfree(p[i]);
+}
+
+static void test_alloc_fail_nth_disarm(void **state)
+{
+	void *p;
+
+	gpuvm_alloc_fail_nth(1);
+	gpuvm_alloc_fail_nth(0);
+	p = gpuvm_kmalloc(8, GPUVM_GFP_KERNEL);
+	assert_non_null(p);
+	assert_false(gpuvm_alloc_fault_fired());
+	gpuvm_kfree(p);
+}
+
+static void test_alloc_realloc_failure_keeps_old(void **state)
+{
+	long base = gpuvm_alloc_live();
+	char *p = gpuvm_kmalloc_array(4, 1, GPUVM_GFP_KERNEL), *q;
+
+	assert_non_null(p);
+	memcpy(p, "abc", 4);
+	gpuvm_alloc_fail_nth(1);
+	q = gpuvm_krealloc_array(p, 1024, 1, GPUVM_GFP_KERNEL);
+	assert_null(q);
+	assert_string_equal(p, "abc");
+	q = gpuvm_krealloc_array(p, 1024, 1, GPUVM_GFP_KERNEL);
+	assert_non_null(q);
+	assert_string_equal(q, "abc");
+	assert_int_equal(gpuvm_alloc_live(), base + 1);
+	gpuvm_kfree(q);
+}
+
+/* An operation with three allocations that undoes itself on failure. */
+struct sweep_state {
+	void *objs[3];
+	unsigned long checks;
+	int last_ret;
+};
+
+static int three_allocations(void *arg)
+{
+	struct sweep_state *s = arg;
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		s->objs[i] = gpuvm_kmalloc(32, GPUVM_GFP_KERNEL);
+		if (!s->objs[i]) {
+			while (i--)
+				gpuvm_kfree(s->objs[i]);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void sweep_check(void *arg, unsigned long n, int ret)
+{
+	struct sweep_state *s = arg;
+
+	s->checks++;
+	s->last_ret = ret;
+	assert_int_equal(ret, -ENOMEM);
+	assert_int_equal(n, s->checks);
+}
+
+static void test_alloc_fault_sweep(void **state)
+{
+	struct sweep_state s = { 0 };
+	long base = gpuvm_alloc_live();
+	int i;
+
+	assert_int_equal(gpuvm_alloc_fault_sweep(three_allocations,
+						 sweep_check, &s, 0),
+			 3);
+	assert_int_equal(s.checks, 3);
+	assert_int_equal(gpuvm_alloc_live(), base + 3);
+	for (i = 0; i < 3; i++)
+		gpuvm_kfree(s.objs[i]);
+}
+
+static void test_alloc_fault_sweep_limit(void **state)
+{
+	struct sweep_state s = { 0 };
+
+	assert_int_equal(gpuvm_alloc_fault_sweep(three_allocations,
+						 sweep_check, &s, 2),
+			 -E2BIG);
+	assert_int_equal(s.checks, 2);
+}
+
+static void test_alloc_in_signalling_section(void **state)
+{
+	bool cookie = gpuvm_dma_fence_begin_signalling();
+	void *blocking = gpuvm_kmalloc(8, GPUVM_GFP_KERNEL);
+	void *atomic = gpuvm_kmalloc(8, GPUVM_GFP_NOWAIT);
+
+	gpuvm_dma_fence_end_signalling(cookie);
+	assert_non_null(strstr(harness_last_warning(GPUVM_RULE_SIGNALLING_ALLOC),
+			       "gpuvm_kmalloc"));
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_SIGNALLING_ALLOC),
+			 1);
+	gpuvm_kfree(blocking);
+	gpuvm_kfree(atomic);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		harness_test(test_alloc_live_counter),
+		harness_test(test_alloc_zeroed),
+		harness_test(test_alloc_array_overflow),
+		harness_test(test_alloc_fail_nth_exactly_one),
+		harness_test(test_alloc_fail_nth_disarm),
+		harness_test(test_alloc_realloc_failure_keeps_old),
+		harness_test(test_alloc_fault_sweep),
+		harness_test(test_alloc_fault_sweep_limit),
+		harness_test(test_alloc_in_signalling_section),
+	};
+
+	return harness_run("gpuvm/alloc", tests, argc, argv);
+}
