@@ -95,7 +95,8 @@ struct bench_stats bench_measure(const struct bench_opts *opts, bench_fn fn,
 			break;
 		iters = t < 1000 ? iters * 16 :
 				   (unsigned long)(iters * opts->min_sample_ns /
-						   t * 1.1) + 1;
+						   t * 1.1) +
+					   1;
 	}
 	for (i = 0; i < n; i++)
 		per_op[i] = bench_time_once(fn, arg, iters) / (double)iters;
@@ -120,8 +121,8 @@ void bench_emit(const char *bench, const char *bench_case, const char *keys,
 	}
 	printf("{\"bench\": \"%s\", \"case\": \"%s\"%s%s, \"threads\": %u, "
 	       "\"iterations\": %lu, \"ns_per_op\": %.1f, \"p95_ns\": %.1f",
-	       bench, bench_case, sep, keys ? keys : "", threads,
-	       s->iterations, s->ns_per_op, s->p95_ns);
+	       bench, bench_case, sep, keys ? keys : "", threads, s->iterations,
+	       s->ns_per_op, s->p95_ns);
 	if (baseline && b)
 		printf(", \"baseline\": \"%s\", \"baseline_ns_per_op\": %.1f, "
 		       "\"speedup\": %.2f",

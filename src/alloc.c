@@ -111,11 +111,10 @@ GPUVM_EXPORT bool gpuvm_alloc_fault_fired(void)
 	return atomic_load(&fault_fired);
 }
 
-GPUVM_EXPORT int gpuvm_alloc_fault_sweep(int (*op)(void *arg),
-					 void (*check)(void *arg,
-						       unsigned long n,
-						       int ret),
-					 void *arg, unsigned long max_n)
+GPUVM_EXPORT int
+gpuvm_alloc_fault_sweep(int (*op)(void *arg),
+			void (*check)(void *arg, unsigned long n, int ret),
+			void *arg, unsigned long max_n)
 {
 	unsigned long n;
 	int ret;

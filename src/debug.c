@@ -177,8 +177,8 @@ static unsigned int class_id(struct gpuvm_lock_class *cls)
 
 static bool edge_known(unsigned int from, unsigned int to)
 {
-	uint64_t word = __atomic_load_n(&adjacency[from][to / 64],
-					__ATOMIC_RELAXED);
+	uint64_t word =
+		__atomic_load_n(&adjacency[from][to / 64], __ATOMIC_RELAXED);
 
 	return word & (1ull << (to % 64));
 }
@@ -343,9 +343,10 @@ GPUVM_EXPORT void gpuvm_lockdep_fini_map(struct gpuvm_lockdep_map *map,
 					 const char *func)
 {
 	if (gpuvm_debug_active() && held_find(map) >= 0)
-		gpuvm_warn(GPUVM_RULE_DESTROY_HELD,
-			   "%s: destroying lock '%s' while this thread holds it",
-			   func, map->name);
+		gpuvm_warn(
+			GPUVM_RULE_DESTROY_HELD,
+			"%s: destroying lock '%s' while this thread holds it",
+			func, map->name);
 }
 
 static void check_recursion(const struct gpuvm_lockdep_map *map,
@@ -426,8 +427,7 @@ static void learn_order(const struct gpuvm_lockdep_map *map, unsigned int id,
 			   "while taking '%s' at %s",
 			   map->lock_class->name, site_a,
 			   h->map->lock_class->name, site_b,
-			   map->lock_class->name, site_c, r.reverse_to,
-			   site_d);
+			   map->lock_class->name, site_c, r.reverse_to, site_d);
 	}
 }
 

@@ -88,11 +88,10 @@ GPUVM_EXPORT bool gpuvm_alloc_fault_fired(void);
  * run succeeded, its negative errno otherwise, or -E2BIG when @max_n runs
  * all hit a fault.
  */
-GPUVM_EXPORT int gpuvm_alloc_fault_sweep(int (*op)(void *arg),
-					 void (*check)(void *arg,
-						       unsigned long n,
-						       int ret),
-					 void *arg, unsigned long max_n);
+GPUVM_EXPORT int
+gpuvm_alloc_fault_sweep(int (*op)(void *arg),
+			void (*check)(void *arg, unsigned long n, int ret),
+			void *arg, unsigned long max_n);
 
 GPUVM_END_DECLS
 

@@ -33,6 +33,6 @@
  * gpuvm_container_of() - the structure that embeds @ptr as @member
  */
 #define gpuvm_container_of(ptr, type, member) \
-	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #endif /* GPUVM_COMMON_H */

@@ -53,8 +53,7 @@ typedef void (*gpuvm_warn_handler_fn)(const char *rule, const char *msg,
 				      void *data);
 
 /* Install @fn (NULL restores the default, GPUVM_WARN-driven handler). */
-GPUVM_EXPORT void gpuvm_warn_set_handler(gpuvm_warn_handler_fn fn,
-					 void *data);
+GPUVM_EXPORT void gpuvm_warn_set_handler(gpuvm_warn_handler_fn fn, void *data);
 
 /* Report that @rule was broken. Never fails, never allocates. */
 GPUVM_EXPORT void gpuvm_warn(const char *rule, const char *fmt, ...)
@@ -80,7 +79,9 @@ struct gpuvm_lock_class {
 };
 
 #define GPUVM_LOCK_CLASS_INIT(class_name, class_flags) \
-	{ (class_name), (class_flags), 0 }
+	{                                              \
+		(class_name), (class_flags), 0         \
+	}
 
 /* What every lock instance embeds to be known to the checker. */
 struct gpuvm_lockdep_map {
@@ -90,7 +91,8 @@ struct gpuvm_lockdep_map {
 
 /* Acquisition flags. */
 #define GPUVM_LOCK_ACQ_TRY (1u << 0) /* trylock: cannot wait, learns no order */
-#define GPUVM_LOCK_ACQ_NEST (1u << 1) /* more instances of the class may be
+#define GPUVM_LOCK_ACQ_NEST \
+	(1u << 1) /* more instances of the class may be
 				       * held (ww acquire context) */
 
 GPUVM_EXPORT void gpuvm_lockdep_init_map(struct gpuvm_lockdep_map *map,

@@ -17,7 +17,10 @@ struct gpuvm_list_head {
 	struct gpuvm_list_head *prev;
 };
 
-#define GPUVM_LIST_HEAD_INIT(name) { &(name), &(name) }
+#define GPUVM_LIST_HEAD_INIT(name) \
+	{                          \
+		&(name), &(name)   \
+	}
 
 static inline void gpuvm_list_init(struct gpuvm_list_head *head)
 {
@@ -93,8 +96,8 @@ static inline bool gpuvm_list_is_singular(const struct gpuvm_list_head *head)
 #define gpuvm_list_first_entry(head, type, member) \
 	gpuvm_list_entry((head)->next, type, member)
 
-#define gpuvm_list_first_entry_or_null(head, type, member)           \
-	(gpuvm_list_empty(head) ? (type *)NULL :                      \
+#define gpuvm_list_first_entry_or_null(head, type, member) \
+	(gpuvm_list_empty(head) ? (type *)NULL :           \
 				  gpuvm_list_first_entry(head, type, member))
 
 #define gpuvm_list_next_entry__(pos, member) \
@@ -103,18 +106,18 @@ static inline bool gpuvm_list_is_singular(const struct gpuvm_list_head *head)
 #define gpuvm_list_for_each(pos, head) \
 	for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 
-#define gpuvm_list_for_each_entry(pos, head, member)                        \
-	for ((pos) = gpuvm_list_entry((head)->next, __typeof__(*(pos)),     \
-				      member);                              \
-	     &(pos)->member != (head);                                      \
+#define gpuvm_list_for_each_entry(pos, head, member)                    \
+	for ((pos) = gpuvm_list_entry((head)->next, __typeof__(*(pos)), \
+				      member);                          \
+	     &(pos)->member != (head);                                  \
 	     (pos) = gpuvm_list_next_entry__(pos, member))
 
 /* Safe against removal of the current entry. */
-#define gpuvm_list_for_each_entry_safe(pos, n, head, member)                \
-	for ((pos) = gpuvm_list_entry((head)->next, __typeof__(*(pos)),     \
-				      member),                              \
-	    (n) = gpuvm_list_next_entry__(pos, member);                     \
-	     &(pos)->member != (head);                                      \
+#define gpuvm_list_for_each_entry_safe(pos, n, head, member)            \
+	for ((pos) = gpuvm_list_entry((head)->next, __typeof__(*(pos)), \
+				      member),                          \
+	    (n) = gpuvm_list_next_entry__(pos, member);                 \
+	     &(pos)->member != (head);                                  \
 	     (pos) = (n), (n) = gpuvm_list_next_entry__(n, member))
 
 GPUVM_END_DECLS

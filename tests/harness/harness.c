@@ -22,8 +22,8 @@ static void record_warning(const char *rule, const char *msg, void *data)
 {
 	pthread_mutex_lock(&record_lock);
 	if (nr_recorded < MAX_RECORDED) {
-		snprintf(recorded[nr_recorded].rule,
-			 sizeof(recorded[0].rule), "%s", rule);
+		snprintf(recorded[nr_recorded].rule, sizeof(recorded[0].rule),
+			 "%s", rule);
 		snprintf(recorded[nr_recorded].msg, sizeof(recorded[0].msg),
 			 "%s", msg);
 		nr_recorded++;
@@ -160,9 +160,9 @@ void harness_run_threads(unsigned int n, void (*fn)(unsigned int i, void *arg),
 	assert_non_null(args);
 	for (i = 0; i < n; i++) {
 		args[i] = (struct thread_arg){ fn, arg, i };
-		assert_int_equal(pthread_create(&tids[i], NULL, thread_main,
-						&args[i]),
-				 0);
+		assert_int_equal(
+			pthread_create(&tids[i], NULL, thread_main, &args[i]),
+			0);
 	}
 	for (i = 0; i < n; i++)
 		pthread_join(tids[i], NULL);

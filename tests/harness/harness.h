@@ -45,10 +45,9 @@ void harness_record_warnings(void);
  * Run a group; an optional first argument is a test-name filter (glob),
  * so `meson test` or a developer can run one case.
  */
-#define harness_run(group, tests, argc, argv)                       \
-	(harness_apply_filter(argc, argv),                           \
-	 _cmocka_run_group_tests(group, tests, ARRAY_SIZE(tests), NULL, \
-				 NULL))
+#define harness_run(group, tests, argc, argv) \
+	(harness_apply_filter(argc, argv),    \
+	 _cmocka_run_group_tests(group, tests, ARRAY_SIZE(tests), NULL, NULL))
 
 void harness_apply_filter(int argc, char **argv);
 

@@ -122,9 +122,9 @@ static void test_alloc_fault_sweep(void **state)
 	long base = gpuvm_alloc_live();
 	int i;
 
-	assert_int_equal(gpuvm_alloc_fault_sweep(three_allocations,
-						 sweep_check, &s, 0),
-			 3);
+	assert_int_equal(
+		gpuvm_alloc_fault_sweep(three_allocations, sweep_check, &s, 0),
+		3);
 	assert_int_equal(s.checks, 3);
 	assert_int_equal(gpuvm_alloc_live(), base + 3);
 	for (i = 0; i < 3; i++)
@@ -135,9 +135,9 @@ static void test_alloc_fault_sweep_limit(void **state)
 {
 	struct sweep_state s = { 0 };
 
-	assert_int_equal(gpuvm_alloc_fault_sweep(three_allocations,
-						 sweep_check, &s, 2),
-			 -E2BIG);
+	assert_int_equal(
+		gpuvm_alloc_fault_sweep(three_allocations, sweep_check, &s, 2),
+		-E2BIG);
 	assert_int_equal(s.checks, 2);
 }
 
@@ -148,10 +148,10 @@ static void test_alloc_in_signalling_section(void **state)
 	void *atomic = gpuvm_kmalloc(8, GPUVM_GFP_NOWAIT);
 
 	gpuvm_dma_fence_end_signalling(cookie);
-	assert_non_null(strstr(harness_last_warning(GPUVM_RULE_SIGNALLING_ALLOC),
-			       "gpuvm_kmalloc"));
-	assert_int_equal(harness_take_warnings(GPUVM_RULE_SIGNALLING_ALLOC),
-			 1);
+	assert_non_null(
+		strstr(harness_last_warning(GPUVM_RULE_SIGNALLING_ALLOC),
+		       "gpuvm_kmalloc"));
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_SIGNALLING_ALLOC), 1);
 	gpuvm_kfree(blocking);
 	gpuvm_kfree(atomic);
 }

@@ -333,8 +333,7 @@ static void test_debug_signalling_alloc_warns(void **state)
 	gpuvm_might_alloc("my_submit_tail");
 	gpuvm_dma_fence_end_signalling(cookie);
 	assert_message_has(GPUVM_RULE_SIGNALLING_ALLOC, "my_submit_tail");
-	assert_int_equal(harness_take_warnings(GPUVM_RULE_SIGNALLING_ALLOC),
-			 1);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_SIGNALLING_ALLOC), 1);
 
 	gpuvm_might_alloc("outside"); /* silent outside a section */
 	assert_int_equal(harness_warnings(NULL), 0);
@@ -411,8 +410,8 @@ static void test_debug_wait_under_signalling_safe_lock_warns(void **state)
 	gpuvm_might_wait_fence("my_wait");
 	gpuvm_mutex_unlock(&safe);
 	assert_message_has(GPUVM_RULE_SIGNALLING_LOCK_WAIT, "fence-lock");
-	assert_int_equal(
-		harness_take_warnings(GPUVM_RULE_SIGNALLING_LOCK_WAIT), 1);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_SIGNALLING_LOCK_WAIT),
+			 1);
 
 	gpuvm_mutex_destroy(&safe);
 	gpuvm_mutex_destroy(&other);
@@ -437,8 +436,8 @@ static void test_debug_lock_waited_under_then_signalling_warns(void **state)
 	gpuvm_mutex_unlock(&m);
 	gpuvm_dma_fence_end_signalling(cookie);
 	assert_message_has(GPUVM_RULE_SIGNALLING_LOCK_WAIT, "waited");
-	assert_int_equal(
-		harness_take_warnings(GPUVM_RULE_SIGNALLING_LOCK_WAIT), 1);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_SIGNALLING_LOCK_WAIT),
+			 1);
 	gpuvm_mutex_destroy(&m);
 }
 
@@ -523,7 +522,8 @@ int main(int argc, char **argv)
 		harness_test(test_debug_signalling_plain_lock_silent),
 		harness_test(test_debug_signalling_fence_wait_warns),
 		harness_test(test_debug_wait_under_signalling_safe_lock_warns),
-		harness_test(test_debug_lock_waited_under_then_signalling_warns),
+		harness_test(
+			test_debug_lock_waited_under_then_signalling_warns),
 		harness_test(test_debug_disabled_is_silent),
 		harness_test(test_debug_checker_does_not_use_allocator),
 	};
