@@ -20,6 +20,8 @@
 #ifndef GPUVM_DEBUG_H
 #define GPUVM_DEBUG_H
 
+#include <pthread.h>
+
 #include <gpuvm/common.h>
 
 GPUVM_BEGIN_DECLS
@@ -174,6 +176,22 @@ GPUVM_EXPORT void gpuvm_might_alloc(const char *func);
  * waits.
  */
 GPUVM_EXPORT void gpuvm_might_wait_fence(const char *func);
+
+/* ---- interrupting waits (the userspace stand-in for a signal) ----------- */
+
+/**
+ * gpuvm_interrupt_thread() - interrupt @thread's interruptible wait
+ *
+ * The current interruptible wait of @thread (a *_interruptible ww_mutex
+ * lock, an interruptible fence wait, an exec loop with
+ * GPUVM_EXEC_INTERRUPTIBLE_WAIT) returns -EINTR; if @thread is not waiting,
+ * its next interruptible wait does. Uninterruptible waits ignore it and
+ * leave it pending. @thread must be alive.
+ */
+GPUVM_EXPORT void gpuvm_interrupt_thread(pthread_t thread);
+
+/* Drop a pending interrupt of the calling thread, if any. */
+GPUVM_EXPORT void gpuvm_interrupt_clear(void);
 
 GPUVM_END_DECLS
 
