@@ -39,6 +39,11 @@ GPUVM_BEGIN_DECLS
 #define GPUVM_RULE_SIGNALLING_LOCK_WAIT "signalling-lock-fence-wait"
 #define GPUVM_RULE_SIGNALLING_UNBALANCED "signalling-unbalanced"
 #define GPUVM_RULE_CHECKER "debug-checker"
+/* Reported by every reference-counted object (GEM, fence, VM, vm_bo),
+ * naming the get/put function. */
+#define GPUVM_RULE_REFCOUNT_GET_ZERO "refcount-get-from-zero"
+#define GPUVM_RULE_REFCOUNT_UNDERFLOW "refcount-underflow"
+#define GPUVM_RULE_REFCOUNT_OVERFLOW "refcount-overflow"
 
 /* ---- warnings ---------------------------------------------------------- */
 

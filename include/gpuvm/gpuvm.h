@@ -10,5 +10,10 @@
 #include <gpuvm/alloc.h>
 #include <gpuvm/debug.h>
 #include <gpuvm/mutex.h>
+#include <gpuvm/ww_mutex.h>
+#include <gpuvm/dma_fence.h>
+#include <gpuvm/dma_resv.h>
+#include <gpuvm/gem.h>
+#include <gpuvm/exec.h>
 
 #endif /* GPUVM_GPUVM_H */

@@ -12,7 +12,19 @@
  * -EALREADY when the context already holds the lock, -EINTR for an
  * interrupted interruptible wait (see gpuvm_interrupt_thread()).
  * Misuse (locking after acquire_done, wrong class, lock_slow without a
- * preceding -EDEADLK, ...) is reported by the debug checker.
+ * preceding -EDEADLK, ...) is reported by the debug checker with one of
+ * the GPUVM_RULE_WW_* rules below, and the call then carries on as the
+ * kernel would, unless that would hang or crash.
+ *
+ * Debug checker integration: a held mutex is a lock of the class's
+ * mutex_class; a live acquire context is held as a lock of the class's
+ * acquire_class (two live contexts of one class in a thread are reported
+ * as recursive locking) and also pins the mutex class, so locking a mutex
+ * of the class without the context is reported too. Switching the checker
+ * on or off while ww_mutexes or contexts are held is not supported.
+ *
+ * Cost with the checker off: an uncontended lock and an uncontended unlock
+ * are one atomic instruction each.
  */
 #ifndef GPUVM_WW_MUTEX_H
 #define GPUVM_WW_MUTEX_H
@@ -25,14 +37,39 @@
 
 GPUVM_BEGIN_DECLS
 
-struct gpuvm_ww_acquire_ctx;
+/* Rules reported by the ww_mutex debug checks. */
+#define GPUVM_RULE_WW_ACQUIRE_DONE "ww-lock-after-acquire-done"
+#define GPUVM_RULE_WW_ACQUIRE_DONE_TWICE "ww-acquire-done-twice"
+#define GPUVM_RULE_WW_ACQUIRE_FINI_HELD "ww-acquire-fini-held"
+#define GPUVM_RULE_WW_ACQUIRE_FINI_TWICE "ww-acquire-fini-twice"
+#define GPUVM_RULE_WW_CTX_FINISHED "ww-ctx-used-after-fini"
+#define GPUVM_RULE_WW_CTX_THREAD "ww-ctx-wrong-thread"
+#define GPUVM_RULE_WW_CLASS_MISMATCH "ww-class-mismatch"
+#define GPUVM_RULE_WW_CONTENDED "ww-contended-discipline"
+#define GPUVM_RULE_WW_SLOW_WITHOUT_DEADLOCK "ww-slow-without-deadlock"
+#define GPUVM_RULE_WW_UNLOCK_UNHELD "ww-unlock-unheld"
+#define GPUVM_RULE_WW_ACQUIRED_UNDERFLOW "ww-acquired-underflow"
 
+struct gpuvm_ww_acquire_ctx;
+struct gpuvm_parker;
+
+/**
+ * struct gpuvm_ww_class - a family of ww_mutexes locked together
+ * @stamp: ticket counter (atomic); the first context gets ticket 1
+ * @is_wait_die: true for wait-die, false for wound-wait
+ * @name: for reports
+ * @mutex_class: checker class of the mutexes
+ * @acquire_class: checker class of the acquire contexts
+ *
+ * Normally a static object made with GPUVM_DEFINE_WW_CLASS() or
+ * GPUVM_DEFINE_WD_CLASS(); it must outlive every mutex and context of it.
+ */
 struct gpuvm_ww_class {
-	unsigned long stamp; /* ticket counter; atomic */
+	unsigned long stamp;
 	bool is_wait_die;
 	const char *name;
-	struct gpuvm_lock_class mutex_class; /* the mutexes of this class */
-	struct gpuvm_lock_class acquire_class; /* the acquire contexts */
+	struct gpuvm_lock_class mutex_class;
+	struct gpuvm_lock_class acquire_class;
 };
 
 /* Static initialisers: wound-wait and wait-die classes. The lock class
@@ -49,80 +86,133 @@ struct gpuvm_ww_class {
 #define GPUVM_DEFINE_WD_CLASS(var) \
 	struct gpuvm_ww_class var = GPUVM_WW_CLASS_INIT(#var, true, 0)
 
-/*
- * The mutex. Fields below are private to the implementation; use the
- * functions. `ctx` is the holding context (NULL when unlocked or held
- * without a context), as in the kernel.
+/**
+ * struct gpuvm_ww_mutex - a wound/wait mutex
+ *
+ * All fields are private to the implementation; use the functions. @ctx
+ * is the holding context (NULL when unlocked or held without a context),
+ * as in the kernel: a context may compare it with itself, other readers
+ * only get a snapshot.
  */
 struct gpuvm_ww_mutex {
-	uintptr_t owner; /* atomic: 0 unlocked, else owner token | flags */
-	pthread_mutex_t wait_lock; /* protects waiters */
-	struct gpuvm_list_head waiters;
+	/* private: */
+	uintptr_t owner; /* atomic: 0, or holder (thread or ctx) | flags */
 	struct gpuvm_ww_acquire_ctx *ctx; /* atomic */
+	struct gpuvm_list_head waiters; /* under wait_lock */
 	struct gpuvm_ww_class *ww_class;
+	pthread_mutex_t wait_lock;
 	struct gpuvm_lockdep_map dep_map;
 };
 
+/**
+ * struct gpuvm_ww_acquire_ctx - one transaction
+ * @stamp: the ticket; smaller is older; kept for every retry
+ * @acquired: number of mutexes currently held through this context
+ *
+ * Only @stamp and @acquired may be read by users (by the owning thread);
+ * everything else is private. Usually on the stack of the thread that
+ * runs the transaction; it must stay alive until the last mutex taken
+ * through it was unlocked and gpuvm_ww_acquire_fini() was called.
+ */
 struct gpuvm_ww_acquire_ctx {
+	/* private: */
 	uintptr_t task; /* owning thread's token */
 	unsigned long stamp;
-	unsigned int acquired; /* locks held through this context */
+	unsigned int acquired; /* atomic; written by the owning thread */
 	unsigned int wounded; /* atomic; wound-wait only */
 	bool is_wait_die;
-	/* debug checking */
 	bool done_acquire;
 	bool finished;
 	struct gpuvm_ww_class *ww_class;
-	struct gpuvm_ww_mutex *contending_lock;
-	unsigned int deadlock_inject_interval;
+	struct gpuvm_ww_mutex *contending_lock; /* set by -EDEADLK */
+	struct gpuvm_parker *parker; /* woken to notice a wound */
+	unsigned int deadlock_inject_interval; /* 0: no injection */
 	unsigned int deadlock_inject_countdown;
-	struct gpuvm_lockdep_map dep_map;
+	struct gpuvm_lockdep_map dep_map; /* the context, acquire_class */
+	struct gpuvm_lockdep_map first_lock_dep_map; /* pins mutex_class */
 };
 
-/* Context: any; the mutex starts unlocked. There is no static init. */
+/**
+ * gpuvm_ww_mutex_init() - initialise @lock as a member of @ww_class
+ *
+ * Context: any. The mutex starts unlocked; there is no static
+ * initialiser, and a zero-filled mutex is not valid.
+ */
 GPUVM_EXPORT void gpuvm_ww_mutex_init(struct gpuvm_ww_mutex *lock,
 				      struct gpuvm_ww_class *ww_class);
 
-/* The mutex must be unlocked; warns otherwise. */
+/**
+ * gpuvm_ww_mutex_destroy() - end the life of @lock
+ *
+ * The mutex must be unlocked and nobody may wait for it; destroying a
+ * locked mutex is reported (GPUVM_RULE_DESTROY_HELD).
+ */
 GPUVM_EXPORT void gpuvm_ww_mutex_destroy(struct gpuvm_ww_mutex *lock);
 
 /**
  * gpuvm_ww_acquire_init() - start a transaction of @ww_class
  *
  * Takes a ticket (stamp) from the class. One live context per class per
- * thread; the context must be finished by the thread that started it.
+ * thread; the context must be used and finished by the thread that
+ * started it. Context: any; does not block.
  */
 GPUVM_EXPORT void gpuvm_ww_acquire_init(struct gpuvm_ww_acquire_ctx *ctx,
 					struct gpuvm_ww_class *ww_class);
 
-/* Mark the end of the acquire phase; locking through @ctx later warns. */
+/**
+ * gpuvm_ww_acquire_done() - mark the end of the acquire phase
+ *
+ * Optional; documents that no more mutexes will be locked through @ctx.
+ * Locking through it afterwards, or calling this twice, is reported.
+ */
 GPUVM_EXPORT void gpuvm_ww_acquire_done(struct gpuvm_ww_acquire_ctx *ctx);
 
-/* End the transaction; every lock must have been released (warns). */
+/**
+ * gpuvm_ww_acquire_fini() - end the transaction
+ *
+ * Every mutex taken through @ctx must have been unlocked (reported
+ * otherwise, GPUVM_RULE_WW_ACQUIRE_FINI_HELD); a second fini is reported.
+ * The memory of @ctx may be reused afterwards.
+ */
 GPUVM_EXPORT void gpuvm_ww_acquire_fini(struct gpuvm_ww_acquire_ctx *ctx);
 
 /**
  * gpuvm_ww_mutex_lock() - take @lock, as part of @ctx (may be NULL)
  *
  * Context: may block (uninterruptibly).
- * Return: 0; -EALREADY when @ctx already holds @lock; -EDEADLK when @ctx
- * must back off (only while it holds at least one lock): drop every lock,
- * then gpuvm_ww_mutex_lock_slow() the contended one. With a NULL @ctx it
- * is a plain mutex and returns 0.
+ * Return: 0; -EALREADY when @ctx already holds @lock (nothing changes);
+ * -EDEADLK when @ctx must back off (only while it holds at least one
+ * lock): drop every lock, then gpuvm_ww_mutex_lock_slow() the contended
+ * one and keep using @ctx. With a NULL @ctx it is a plain mutex and
+ * returns 0, except that with the debug checker on, relocking a mutex the
+ * thread already holds is reported (GPUVM_RULE_RECURSIVE_LOCK) and
+ * returns -EDEADLK instead of hanging.
  */
 GPUVM_EXPORT int gpuvm_ww_mutex_lock(struct gpuvm_ww_mutex *lock,
 				     struct gpuvm_ww_acquire_ctx *ctx);
 
-/* As gpuvm_ww_mutex_lock(); an interrupted wait returns -EINTR. */
+/**
+ * gpuvm_ww_mutex_lock_interruptible() - as gpuvm_ww_mutex_lock(), but a
+ * wait interrupted by gpuvm_interrupt_thread() returns -EINTR
+ *
+ * An uncontended acquisition succeeds even with an interrupt pending (it
+ * stays pending). The lock is never returned taken with -EINTR.
+ */
 GPUVM_EXPORT int
 gpuvm_ww_mutex_lock_interruptible(struct gpuvm_ww_mutex *lock,
 				  struct gpuvm_ww_acquire_ctx *ctx);
 
-/* Take the contended lock after backing off (@ctx holds nothing). */
+/**
+ * gpuvm_ww_mutex_lock_slow() - take the contended lock after backing off
+ *
+ * Call after -EDEADLK on @lock, once every mutex of @ctx was unlocked;
+ * since @ctx then holds nothing this waits instead of failing. Calling it
+ * without a preceding -EDEADLK is reported. Context: may block.
+ */
 GPUVM_EXPORT void gpuvm_ww_mutex_lock_slow(struct gpuvm_ww_mutex *lock,
 					   struct gpuvm_ww_acquire_ctx *ctx);
 
-/* Return: 0 or -EINTR. */
+/* As gpuvm_ww_mutex_lock_slow(). Return: 0 or -EINTR. */
 GPUVM_EXPORT int
 gpuvm_ww_mutex_lock_slow_interruptible(struct gpuvm_ww_mutex *lock,
 				       struct gpuvm_ww_acquire_ctx *ctx);
@@ -130,27 +220,42 @@ gpuvm_ww_mutex_lock_slow_interruptible(struct gpuvm_ww_mutex *lock,
 /**
  * gpuvm_ww_mutex_trylock() - take @lock if it is free
  * @ctx: may be NULL; when given, the lock counts as acquired through it
- * Return: true when acquired. Never blocks, never -EDEADLK.
+ *
+ * Never blocks, never -EDEADLK; a lock @ctx already holds is simply not
+ * taken again (false, not -EALREADY).
+ * Return: true when acquired.
  */
 GPUVM_EXPORT bool gpuvm_ww_mutex_trylock(struct gpuvm_ww_mutex *lock,
 					 struct gpuvm_ww_acquire_ctx *ctx);
 
+/**
+ * gpuvm_ww_mutex_unlock() - release @lock
+ *
+ * Must be called by the thread that locked it (the checker reports and
+ * ignores an unlock of a mutex the thread does not hold,
+ * GPUVM_RULE_WW_UNLOCK_UNHELD). Wakes the first waiter, if any.
+ */
 GPUVM_EXPORT void gpuvm_ww_mutex_unlock(struct gpuvm_ww_mutex *lock);
 
 /* Whether anybody holds @lock (a snapshot). */
 GPUVM_EXPORT bool gpuvm_ww_mutex_is_locked(struct gpuvm_ww_mutex *lock);
 
 /* Warn (GPUVM_RULE_LOCK_NOT_HELD, naming @func) unless the calling thread
- * holds @lock. */
+ * holds @lock. Does nothing with the checker off. */
 GPUVM_EXPORT void gpuvm_ww_mutex_assert_held(struct gpuvm_ww_mutex *lock,
 					     const char *func);
 
 /**
- * gpuvm_ww_mutex_inject_deadlock() - make @ctx fail with -EDEADLK on its
- * lock attempts, every @interval acquisitions (0 turns it off)
+ * gpuvm_ww_mutex_inject_deadlock() - make @ctx back off artificially
+ * @interval: 0 turns injection off
  *
- * The userspace form of the kernel's DEBUG_WW_MUTEX_SLOWPATH: it exercises
- * the back-off paths deterministically in single-threaded tests.
+ * The userspace form of the kernel's DEBUG_WW_MUTEX_SLOWPATH, to exercise
+ * back-off paths deterministically. An acquisition is eligible when it is
+ * a successful gpuvm_ww_mutex_lock*() through @ctx after which @ctx holds
+ * two or more locks. The @interval-th eligible acquisition is undone and
+ * returns -EDEADLK (as if the lock was contended); then the interval grows
+ * by 3.5 times, so every caller that backs off correctly makes progress.
+ * Must be called by the thread owning @ctx.
  */
 GPUVM_EXPORT void
 gpuvm_ww_mutex_inject_deadlock(struct gpuvm_ww_acquire_ctx *ctx,

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+/* GEM objects: reference count, reservation and the gpuva list and lock. */
+#include <gpuvm/gem.h>
+
+#include "internal.h"
+#include "kref.h"
+
+/*
+ * One class for every object's gpuva lock: the lock order is learned per
+ * class, so taking two objects' gpuva locks at once is reported as a
+ * recursion, as lockdep does in the kernel.
+ */
+static struct gpuvm_lock_class gem_gpuva_lock_class =
+	GPUVM_LOCK_CLASS_INIT("gem_gpuva_lock", 0);
+
+GPUVM_EXPORT void gpuvm_gem_gpuva_init(struct gpuvm_gem_object *obj)
+{
+	gpuvm_list_init(&obj->gpuva.list);
+	obj->gpuva.hash__ = NULL;
+	obj->gpuva.hash_bits__ = 0;
+	obj->gpuva.nr_vm_bos__ = 0;
+}
+
+GPUVM_EXPORT void
+gpuvm_gem_object_init_shared_resv(struct gpuvm_gem_object *obj,
+				  const struct gpuvm_gem_object_funcs *funcs,
+				  size_t size, struct gpuvm_dma_resv *resv)
+{
+	gpuvm_kref_init(&obj->refcount);
+	obj->size = size;
+	obj->funcs = funcs;
+	gpuvm_dma_resv_init(&obj->_resv);
+	obj->resv = resv ? resv : &obj->_resv;
+	gpuvm_gem_gpuva_init(obj);
+	gpuvm_mutex_init(&obj->gpuva.lock, NULL, &gem_gpuva_lock_class);
+}
+
+GPUVM_EXPORT void
+gpuvm_gem_object_init(struct gpuvm_gem_object *obj,
+		      const struct gpuvm_gem_object_funcs *funcs, size_t size)
+{
+	gpuvm_gem_object_init_shared_resv(obj, funcs, size, NULL);
+}
+
+GPUVM_EXPORT struct gpuvm_gem_object *
+gpuvm_gem_object_get(struct gpuvm_gem_object *obj)
+{
+	gpuvm_kref_get(&obj->refcount, "gpuvm_gem_object_get");
+	return obj;
+}
+
+static void gem_object_release(struct gpuvm_gem_object *obj)
+{
+	gpuvm_dma_resv_fini(&obj->_resv);
+	gpuvm_mutex_destroy(&obj->gpuva.lock);
+	if (obj->funcs && obj->funcs->free)
+		obj->funcs->free(obj);
+}
+
+GPUVM_EXPORT void gpuvm_gem_object_put(struct gpuvm_gem_object *obj)
+{
+	if (obj && gpuvm_kref_put(&obj->refcount, "gpuvm_gem_object_put"))
+		gem_object_release(obj);
+}
+
+GPUVM_EXPORT int gpuvm_gem_object_refcount(const struct gpuvm_gem_object *obj)
+{
+	return gpuvm_kref_read(&obj->refcount);
+}
+
+GPUVM_EXPORT void gpuvm_gem_gpuva_assert_lock_held(bool immediate_mode,
+						   struct gpuvm_gem_object *obj,
+						   const char *func)
+{
+	if (!gpuvm_debug_active())
+		return;
+	if (immediate_mode)
+		gpuvm_mutex_assert_held(&obj->gpuva.lock, func);
+	else
+		gpuvm_dma_resv_assert_held_func(obj->resv, func);
+}
