@@ -15,5 +15,8 @@
 #include <gpuvm/dma_resv.h>
 #include <gpuvm/gem.h>
 #include <gpuvm/exec.h>
+#include <gpuvm/va.h>
+#include <gpuvm/vm.h>
+#include <gpuvm/ops.h>
 
 #endif /* GPUVM_GPUVM_H */

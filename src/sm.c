@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The split/merge walk and the ops-list builders.
+ *
+ * One walker serves every entry point. It visits the VAs overlapping the
+ * request in ascending order and emits, per VA, one step chosen by where
+ * the VA starts and ends relative to the request; a map request ends with
+ * the MAP of the request itself. The step goes to a callback: the driver's
+ * (gpuvm_sm_map), a recorder that copies it into a list (*_ops_create), or
+ * a locker (*_exec_lock).
+ *
+ * Deviation: empty requests (range 0) are refused with -EINVAL; the kernel
+ * accepts them and produces degenerate steps.
+ */
+#include <string.h>
+
+#include <gpuvm/ops.h>
+
+#include "vm_internal.h"
+
+struct step_ops {
+	int (*map)(struct gpuva_op *op, void *priv);
+	int (*remap)(struct gpuva_op *op, void *priv);
+	int (*unmap)(struct gpuva_op *op, void *priv);
+};
+
+static int emit_map(const struct step_ops *fn, void *priv, uint64_t addr,
+		    uint64_t range, struct gpuvm_gem_object *obj,
+		    uint64_t offset)
+{
+	struct gpuva_op op = { .op = GPUVA_OP_MAP };
+
+	op.map.va.addr = addr;
+	op.map.va.range = range;
+	op.map.gem.obj = obj;
+	op.map.gem.offset = offset;
+	return fn->map(&op, priv);
+}
+
+static int emit_remap(const struct step_ops *fn, void *priv,
+		      struct gpuva_op_map *prev, struct gpuva_op_map *next,
+		      struct gpuva *va, bool keep)
+{
+	struct gpuva_op_unmap unmap = { .va = va, .keep = keep };
+	struct gpuva_op op = { .op = GPUVA_OP_REMAP };
+
+	op.remap.prev = prev;
+	op.remap.next = next;
+	op.remap.unmap = &unmap;
+	return fn->remap(&op, priv);
+}
+
+static int emit_unmap(const struct step_ops *fn, void *priv, struct gpuva *va,
+		      bool keep)
+{
+	struct gpuva_op op = { .op = GPUVA_OP_UNMAP };
+
+	op.unmap.va = va;
+	op.unmap.keep = keep;
+	return fn->unmap(&op, priv);
+}
+
+static struct gpuva_op_map piece(uint64_t addr, uint64_t range,
+				 struct gpuvm_gem_object *obj, uint64_t offset)
+{
+	struct gpuva_op_map m;
+
+	m.va.addr = addr;
+	m.va.range = range;
+	m.gem.obj = obj;
+	m.gem.offset = offset;
+	return m;
+}
+
+static bool request_valid(struct gpuvm *gpuvm, uint64_t addr, uint64_t range)
+{
+	return range && gpuvm_range_valid(gpuvm, addr, range);
+}
+
+/*
+ * The map walk. @madvise: only NULL-object VAs are split at the request's
+ * edges, nothing is unmapped, and MAPs are emitted only where a split
+ * leaves a piece inside the request.
+ */
+static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
+		       void *priv, const struct gpuvm_map_req *req,
+		       bool madvise)
+{
+	uint64_t req_addr = req->map.va.addr, req_range = req->map.va.range;
+	uint64_t req_end = req_addr + req_range;
+	struct gpuvm_gem_object *req_obj = req->map.gem.obj;
+	uint64_t req_offset = req->map.gem.offset;
+	bool needs_map = !madvise;
+	struct gpuva *va, *next;
+	int ret;
+
+	if (!request_valid(gpuvm, req_addr, req_range))
+		return -EINVAL;
+
+	gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+		struct gpuvm_gem_object *obj = va->gem.obj;
+		uint64_t offset = va->gem.offset;
+		uint64_t addr = va->va.addr, range = va->va.range;
+		uint64_t end = addr + range;
+		/* keep: same object, same address-to-offset relation. */
+		bool keep = obj != NULL && obj == req_obj;
+
+		if (madvise && obj)
+			continue;
+
+		if (addr == req_addr) {
+			keep = keep && offset == req_offset;
+			if (end <= req_end) {
+				if (!madvise) {
+					ret = emit_unmap(fn, priv, va, keep);
+					if (ret)
+						return ret;
+				}
+				if (end == req_end)
+					break;
+				continue;
+			}
+			/* A3: the VA goes on past the request. */
+			struct gpuva_op_map n = piece(req_end, range - req_range,
+						      obj, offset + req_range);
+
+			ret = emit_remap(fn, priv, NULL, &n, va, keep);
+			if (ret)
+				return ret;
+			needs_map = true;
+			break;
+		}
+
+		if (addr < req_addr) {
+			uint64_t ls_range = req_addr - addr;
+			struct gpuva_op_map p = piece(addr, ls_range, obj,
+						      offset);
+
+			keep = keep && offset + ls_range == req_offset;
+			if (end <= req_end) {
+				/* B1, B2: the VA ends inside the request. */
+				ret = emit_remap(fn, priv, &p, NULL, va, keep);
+				if (ret)
+					return ret;
+				if (end == req_end) {
+					needs_map = true;
+					break;
+				}
+				if (madvise) {
+					ret = emit_map(fn, priv, req_addr,
+						       end - req_addr, NULL, 0);
+					if (ret)
+						return ret;
+				}
+				continue;
+			}
+			/* B3: the request lies inside the VA. */
+			struct gpuva_op_map n = piece(
+				req_end, end - req_end, obj,
+				offset + ls_range + req_range);
+
+			ret = emit_remap(fn, priv, &p, &n, va, keep);
+			if (ret)
+				return ret;
+			needs_map = true;
+			break;
+		}
+
+		/* addr > req_addr */
+		keep = keep && offset == req_offset + (addr - req_addr);
+		if (end <= req_end) {
+			if (!madvise) {
+				ret = emit_unmap(fn, priv, va, keep);
+				if (ret)
+					return ret;
+			}
+			if (end == req_end)
+				break;
+			continue;
+		}
+		/* C3: the VA starts inside and goes on past the request. */
+		struct gpuva_op_map n = piece(req_end, end - req_end, obj,
+					      offset + (req_end - addr));
+
+		ret = emit_remap(fn, priv, NULL, &n, va, keep);
+		if (ret)
+			return ret;
+		if (madvise)
+			return emit_map(fn, priv, addr, req_end - addr, NULL, 0);
+		break;
+	}
+
+	if (!needs_map)
+		return 0;
+	return emit_map(fn, priv, req_addr, req_range, req_obj, req_offset);
+}
+
+static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
+			 void *priv, uint64_t req_addr, uint64_t req_range)
+{
+	uint64_t req_end = req_addr + req_range;
+	struct gpuva *va, *next;
+	int ret;
+
+	if (!request_valid(gpuvm, req_addr, req_range))
+		return -EINVAL;
+
+	gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+		struct gpuvm_gem_object *obj = va->gem.obj;
+		uint64_t offset = va->gem.offset;
+		uint64_t addr = va->va.addr, end = addr + va->va.range;
+		struct gpuva_op_map p, n;
+		bool split_prev = addr < req_addr, split_next = end > req_end;
+
+		if (split_prev)
+			p = piece(addr, req_addr - addr, obj, offset);
+		if (split_next)
+			n = piece(req_end, end - req_end, obj,
+				  offset + (req_end - addr));
+		if (split_prev || split_next)
+			ret = emit_remap(fn, priv, split_prev ? &p : NULL,
+					 split_next ? &n : NULL, va, false);
+		else
+			ret = emit_unmap(fn, priv, va, false);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* ---- the driver's callbacks -------------------------------------------- */
+
+int gpuvm_sm_map(struct gpuvm *gpuvm, void *priv,
+		 const struct gpuvm_map_req *req)
+{
+	const struct gpuvm_ops *ops = gpuvm->ops;
+	struct step_ops fn;
+
+	if (!ops || !ops->sm_step_map || !ops->sm_step_remap ||
+	    !ops->sm_step_unmap)
+		return -EINVAL;
+	fn = (struct step_ops){ ops->sm_step_map, ops->sm_step_remap,
+				ops->sm_step_unmap };
+	return sm_map_walk(gpuvm, &fn, priv, req, false);
+}
+
+int gpuvm_sm_unmap(struct gpuvm *gpuvm, void *priv, uint64_t addr,
+		   uint64_t range)
+{
+	const struct gpuvm_ops *ops = gpuvm->ops;
+	struct step_ops fn;
+
+	if (!ops || !ops->sm_step_remap || !ops->sm_step_unmap)
+		return -EINVAL;
+	fn = (struct step_ops){ NULL, ops->sm_step_remap, ops->sm_step_unmap };
+	return sm_unmap_walk(gpuvm, &fn, priv, addr, range);
+}
+
+/* ---- locking what a request touches ------------------------------------ */
+
+static int lock_step_none(struct gpuva_op *op, void *priv)
+{
+	return 0;
+}
+
+static int lock_step_remap(struct gpuva_op *op, void *priv)
+{
+	struct gpuvm_gem_object *obj = op->remap.unmap->va->gem.obj;
+
+	return obj ? gpuvm_exec_lock_obj(priv, obj) : 0;
+}
+
+static int lock_step_unmap(struct gpuva_op *op, void *priv)
+{
+	struct gpuvm_gem_object *obj = op->unmap.va->gem.obj;
+
+	return obj ? gpuvm_exec_lock_obj(priv, obj) : 0;
+}
+
+static const struct step_ops lock_steps = {
+	lock_step_none,
+	lock_step_remap,
+	lock_step_unmap,
+};
+
+int gpuvm_sm_map_exec_lock(struct gpuvm *gpuvm, struct gpuvm_exec *exec,
+			   unsigned int num_fences,
+			   const struct gpuvm_map_req *req)
+{
+	struct gpuvm_gem_object *req_obj = req->map.gem.obj;
+	int ret;
+
+	if (req_obj) {
+		ret = gpuvm_exec_prepare_obj(exec, req_obj, num_fences);
+		if (ret)
+			return ret;
+	}
+	return sm_map_walk(gpuvm, &lock_steps, exec, req, false);
+}
+
+int gpuvm_sm_unmap_exec_lock(struct gpuvm *gpuvm, struct gpuvm_exec *exec,
+			     uint64_t addr, uint64_t range)
+{
+	return sm_unmap_walk(gpuvm, &lock_steps, exec, addr, range);
+}
+
+/* ---- ops lists --------------------------------------------------------- */
+
+static struct gpuva_op *op_alloc(struct gpuvm *gpuvm)
+{
+	const struct gpuvm_ops *ops = gpuvm->ops;
+
+	if (ops && ops->op_alloc)
+		return ops->op_alloc();
+	return gpuvm_kzalloc(sizeof(struct gpuva_op), GPUVM_GFP_KERNEL);
+}
+
+static void op_free(struct gpuvm *gpuvm, struct gpuva_op *op)
+{
+	const struct gpuvm_ops *ops = gpuvm->ops;
+
+	if (ops && ops->op_free)
+		ops->op_free(op);
+	else
+		gpuvm_kfree(op);
+}
+
+static void *dup(const void *src, size_t size)
+{
+	void *p = gpuvm_kmalloc(size, GPUVM_GFP_KERNEL);
+
+	if (p)
+		memcpy(p, src, size);
+	return p;
+}
+
+struct recorder {
+	struct gpuvm *gpuvm;
+	struct gpuva_ops *ops;
+};
+
+/* Copy the walker's on-stack op (and a REMAP's parts) into the list. */
+static int record_step(struct gpuva_op *step, void *priv)
+{
+	struct recorder *r = priv;
+	struct gpuva_op *op = op_alloc(r->gpuvm);
+	struct gpuva_op_remap *remap;
+
+	if (!op)
+		return -ENOMEM;
+	op->op = step->op;
+	switch (step->op) {
+	case GPUVA_OP_MAP:
+		op->map = step->map;
+		break;
+	case GPUVA_OP_UNMAP:
+		op->unmap = step->unmap;
+		break;
+	default: /* GPUVA_OP_REMAP: its parts live on the walker's stack */
+		remap = &op->remap;
+		remap->unmap = dup(step->remap.unmap, sizeof(*remap->unmap));
+		if (!remap->unmap)
+			goto err;
+		if (step->remap.prev) {
+			remap->prev = dup(step->remap.prev,
+					  sizeof(*remap->prev));
+			if (!remap->prev)
+				goto err;
+		}
+		if (step->remap.next) {
+			remap->next = dup(step->remap.next,
+					  sizeof(*remap->next));
+			if (!remap->next)
+				goto err;
+		}
+		break;
+	}
+	gpuvm_list_add_tail(&op->entry, &r->ops->list);
+	return 0;
+
+err:
+	/* Unlike the kernel's copier, free every part (no leak). */
+	gpuvm_kfree(op->remap.unmap);
+	gpuvm_kfree(op->remap.prev);
+	gpuvm_kfree(op->remap.next);
+	op_free(r->gpuvm, op);
+	return -ENOMEM;
+}
+
+static const struct step_ops record_steps = {
+	record_step,
+	record_step,
+	record_step,
+};
+
+static struct gpuva_ops *ops_alloc(void)
+{
+	struct gpuva_ops *ops = gpuvm_kzalloc(sizeof(*ops), GPUVM_GFP_KERNEL);
+
+	if (ops)
+		gpuvm_list_init(&ops->list);
+	return ops;
+}
+
+void gpuva_ops_free(struct gpuvm *gpuvm, struct gpuva_ops *ops)
+{
+	struct gpuva_op *op, *next;
+
+	gpuva_for_each_op_safe(op, next, ops) {
+		gpuvm_list_del(&op->entry);
+		if (op->op == GPUVA_OP_REMAP) {
+			gpuvm_kfree(op->remap.prev);
+			gpuvm_kfree(op->remap.next);
+			gpuvm_kfree(op->remap.unmap);
+		}
+		op_free(gpuvm, op);
+	}
+	gpuvm_kfree(ops);
+}
+
+static struct gpuva_ops *record_walk(struct gpuvm *gpuvm,
+				     const struct gpuvm_map_req *req,
+				     uint64_t addr, uint64_t range,
+				     bool unmap, bool madvise)
+{
+	struct recorder r = { gpuvm, ops_alloc() };
+	int ret;
+
+	if (!r.ops)
+		return gpuvm_err_ptr(-ENOMEM);
+	if (unmap)
+		ret = sm_unmap_walk(gpuvm, &record_steps, &r, addr, range);
+	else
+		ret = sm_map_walk(gpuvm, &record_steps, &r, req, madvise);
+	if (ret) {
+		gpuva_ops_free(gpuvm, r.ops);
+		return gpuvm_err_ptr(ret);
+	}
+	return r.ops;
+}
+
+struct gpuva_ops *gpuvm_sm_map_ops_create(struct gpuvm *gpuvm,
+					  const struct gpuvm_map_req *req)
+{
+	return record_walk(gpuvm, req, 0, 0, false, false);
+}
+
+struct gpuva_ops *gpuvm_madvise_ops_create(struct gpuvm *gpuvm,
+					   const struct gpuvm_map_req *req)
+{
+	return record_walk(gpuvm, req, 0, 0, false, true);
+}
+
+struct gpuva_ops *gpuvm_sm_unmap_ops_create(struct gpuvm *gpuvm, uint64_t addr,
+					    uint64_t range)
+{
+	return record_walk(gpuvm, NULL, addr, range, true, false);
+}
+
+struct gpuva_ops *gpuvm_prefetch_ops_create(struct gpuvm *gpuvm, uint64_t addr,
+					    uint64_t range)
+{
+	struct gpuva_ops *ops = ops_alloc();
+	uint64_t end = addr + range;
+	struct gpuva_op *op;
+	struct gpuva *va;
+
+	if (!ops)
+		return gpuvm_err_ptr(-ENOMEM);
+	gpuvm_for_each_va_range(va, gpuvm, addr, end) {
+		op = op_alloc(gpuvm);
+		if (!op) {
+			gpuva_ops_free(gpuvm, ops);
+			return gpuvm_err_ptr(-ENOMEM);
+		}
+		op->op = GPUVA_OP_PREFETCH;
+		op->prefetch.va = va;
+		gpuvm_list_add_tail(&op->entry, &ops->list);
+	}
+	return ops;
+}
+
+struct gpuva_ops *gpuvm_bo_unmap_ops_create(struct gpuvm_bo *vm_bo)
+{
+	struct gpuva_ops *ops;
+	struct gpuva_op *op;
+	struct gpuva *va;
+
+	gpuvm_gem_list_assert_held(vm_bo->vm, vm_bo->obj,
+				   "gpuvm_bo_unmap_ops_create");
+	ops = ops_alloc();
+	if (!ops)
+		return gpuvm_err_ptr(-ENOMEM);
+	gpuvm_bo_for_each_va(va, vm_bo) {
+		op = op_alloc(vm_bo->vm);
+		if (!op) {
+			gpuva_ops_free(vm_bo->vm, ops);
+			return gpuvm_err_ptr(-ENOMEM);
+		}
+		/* keep stays as allocated (zero), as in the kernel. */
+		op->op = GPUVA_OP_UNMAP;
+		op->unmap.va = va;
+		gpuvm_list_add_tail(&op->entry, &ops->list);
+	}
+	return ops;
+}

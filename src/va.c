@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The VA space of a VM: insert, remove, lookups, and linking VAs to vm_bos.
+ *
+ * VAs live in two structures: the ordered index (lookups in O(log n)) and
+ * the VM's address-ordered list (O(1) neighbours, and iteration that
+ * survives removal of the current VA, as the kernel's rb.list).
+ */
+#include "internal.h"
+#include "va_index.h"
+#include "vm_internal.h"
+
+int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
+{
+	struct gpuvm_va_index *idx = gpuvm_va_index(gpuvm);
+	uint64_t addr = va->va.addr, range = va->va.range;
+	struct gpuva *prev;
+	int ret;
+
+	if (!gpuvm_range_valid(gpuvm, addr, range))
+		return -EINVAL;
+	/* The kernel accepts empty VAs with degenerate results; we do not. */
+	if (!range)
+		return -EINVAL;
+	if (gpuvm_va_index_first_overlap(idx, addr, addr + range))
+		return -EEXIST;
+
+	ret = gpuvm_va_insert_node(gpuvm, va);
+	if (ret)
+		return ret;
+
+	va->vm = gpuvm;
+	prev = gpuvm_va_index_lower_than(idx, addr);
+	gpuvm_list_add(&va->rb.entry, prev ? &prev->rb.entry : &gpuvm->rb.list);
+	gpuvm_get(gpuvm);
+	return 0;
+}
+
+void gpuva_remove(struct gpuva *va)
+{
+	struct gpuvm *gpuvm = va->vm;
+
+	if (va == &gpuvm->kernel_alloc_node) {
+		gpuvm_warn(GPUVM_RULE_KERNEL_NODE,
+			   "gpuva_remove: the kernel node of VM '%s' cannot be "
+			   "removed",
+			   gpuvm->name ? gpuvm->name : "?");
+		return;
+	}
+	gpuvm_va_remove_node(gpuvm, va);
+	gpuvm_put(gpuvm);
+}
+
+struct gpuva *gpuva_find_first(struct gpuvm *gpuvm, uint64_t addr,
+			       uint64_t range)
+{
+	return gpuvm_va_index_first_overlap(gpuvm_va_index(gpuvm), addr,
+					    addr + range);
+}
+
+struct gpuva *gpuva_find(struct gpuvm *gpuvm, uint64_t addr, uint64_t range)
+{
+	struct gpuva *va = gpuva_find_first(gpuvm, addr, range);
+
+	if (va && va->va.addr == addr && va->va.range == range)
+		return va;
+	return NULL;
+}
+
+struct gpuva *gpuva_find_prev(struct gpuvm *gpuvm, uint64_t start)
+{
+	if (!gpuvm_range_valid(gpuvm, start - 1, 1))
+		return NULL;
+	/* Kernel parity: the inclusive query [start - 1, start]. */
+	return gpuva_find_first(gpuvm, start - 1, 2);
+}
+
+struct gpuva *gpuva_find_next(struct gpuvm *gpuvm, uint64_t end)
+{
+	if (!gpuvm_range_valid(gpuvm, end, 1))
+		return NULL;
+	return gpuva_find_first(gpuvm, end, 2);
+}
+
+struct gpuva *gpuva_next__(struct gpuva *va)
+{
+	if (!va || va->rb.entry.next == &va->vm->rb.list)
+		return NULL;
+	return gpuvm_list_entry(va->rb.entry.next, struct gpuva, rb.entry);
+}
+
+struct gpuva *gpuvm_va_first__(struct gpuvm *gpuvm)
+{
+	return gpuvm_list_first_entry_or_null(&gpuvm->rb.list, struct gpuva,
+					      rb.entry);
+}
+
+int gpuvm_va_reserve(struct gpuvm *gpuvm, unsigned int n)
+{
+	return gpuvm_va_index_reserve(gpuvm_va_index(gpuvm), n);
+}
+
+void gpuva_init_from_op(struct gpuva *va, const struct gpuva_op_map *op)
+{
+	va->va.addr = op->va.addr;
+	va->va.range = op->va.range;
+	va->gem.obj = op->gem.obj;
+	va->gem.offset = op->gem.offset;
+}
+
+int gpuva_map_checked(struct gpuvm *gpuvm, struct gpuva *va,
+		      const struct gpuva_op_map *op)
+{
+	gpuva_init_from_op(va, op);
+	return gpuva_insert(gpuvm, va);
+}
+
+void gpuva_map(struct gpuvm *gpuvm, struct gpuva *va,
+	       const struct gpuva_op_map *op)
+{
+	/* Kernel parity: the result is dropped. */
+	(void)gpuva_map_checked(gpuvm, va, op);
+}
+
+void gpuva_remap(struct gpuva *prev, struct gpuva *next,
+		 const struct gpuva_op_remap *op)
+{
+	struct gpuva *old = op->unmap->va;
+	struct gpuvm *gpuvm = old->vm;
+
+	/* Keep the VM alive across the remove: the remnants re-reference it. */
+	gpuvm_get(gpuvm);
+	gpuva_remove(old);
+	if (op->prev)
+		gpuva_map(gpuvm, prev, op->prev);
+	if (op->next)
+		gpuva_map(gpuvm, next, op->next);
+	gpuvm_put(gpuvm);
+}
+
+void gpuva_unmap(const struct gpuva_op_unmap *op)
+{
+	gpuva_remove(op->va);
+}
+
+void gpuva_link(struct gpuva *va, struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm_gem_object *obj = va->gem.obj;
+
+	if (!obj)
+		return;
+	if (obj != vm_bo->obj)
+		gpuvm_warn(GPUVM_RULE_LINK_OBJ,
+			   "gpuva_link: the VA maps a different object than "
+			   "the vm_bo");
+	gpuvm_gem_list_assert_held(va->vm, obj, "gpuva_link");
+	va->vm_bo = gpuvm_bo_get(vm_bo);
+	gpuvm_list_add_tail(&va->gem.entry, &vm_bo->list.gpuva);
+}
+
+void gpuva_unlink(struct gpuva *va)
+{
+	struct gpuvm_gem_object *obj = va->gem.obj;
+	struct gpuvm_bo *vm_bo = va->vm_bo;
+
+	if (!obj)
+		return;
+	gpuvm_gem_list_assert_held(va->vm, obj, "gpuva_unlink");
+	gpuvm_list_del_init(&va->gem.entry);
+	va->vm_bo = NULL;
+	gpuvm_bo_put(vm_bo);
+}
+
+void gpuva_unlink_defer(struct gpuva *va)
+{
+	struct gpuvm_gem_object *obj = va->gem.obj;
+	struct gpuvm_bo *vm_bo = va->vm_bo;
+	bool zombie;
+
+	if (!obj)
+		return;
+	if (!gpuvm_immediate_mode(vm_bo->vm))
+		gpuvm_warn(GPUVM_RULE_MODE,
+			   "gpuva_unlink_defer: VM '%s' is not in immediate "
+			   "mode",
+			   vm_bo->vm->name);
+
+	gpuvm_gem_gpuva_lock(obj);
+	gpuvm_list_del_init(&va->gem.entry);
+	zombie = gpuvm_bo_put_zombify_locked(vm_bo, "gpuva_unlink_defer");
+	gpuvm_gem_gpuva_unlock(obj);
+	/* Publish only after unlocking: cleanup may free obj and its lock. */
+	if (zombie)
+		gpuvm_bo_defer_push(vm_bo);
+	va->vm_bo = NULL;
+}

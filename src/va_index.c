@@ -1,0 +1,978 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A B+-tree of non-overlapping [start, end) ranges, keyed by start.
+ *
+ * Leaves hold the entries in sorted arrays and are chained in both
+ * directions; inner nodes hold child pointers and separator keys. A
+ * separator is a lower bound: every entry below child i + 1 starts at or
+ * after key[i], every entry below child i starts before it. Removal never
+ * tightens separators (a stale bound is still a bound), so it never needs to
+ * touch ancestors except to merge or rebalance underfull nodes.
+ *
+ * Because a separator may lie below the first start of its child, the entry
+ * just before a query address can sit at the end of the previous leaf; every
+ * neighbour query therefore looks one leaf back or forward when the slot it
+ * wants falls off the edge of the leaf it landed in.
+ *
+ * Unused key slots hold U64_MAX so that in-node searches can run over the
+ * whole fixed-size array without looking at the fill count; the result is
+ * clamped afterwards (a real start is always below U64_MAX).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "va_index.h"
+
+/* 32 starts fill four cache lines; searching them is cheap and the shallow
+ * tree (five levels for a million entries) is what makes lookups fast. */
+#define VA_LEAF_SLOTS 32
+#define VA_INNER_SLOTS 32 /* children per inner node */
+#define VA_LEAF_MIN (VA_LEAF_SLOTS / 2)
+#define VA_INNER_MIN (VA_INNER_SLOTS / 2)
+/* With >= 16 entries per leaf and >= 16 children per inner node below a
+ * root of >= 2, height h means at least 2 * 16^(h-1) entries: height 17
+ * would already need more than 2^64. */
+#define VA_MAX_HEIGHT 18
+
+#define VA_NO_KEY UINT64_MAX
+
+struct va_val {
+	uint64_t end;
+	void *item;
+};
+
+struct gpuvm_va_leaf {
+	uint64_t start[VA_LEAF_SLOTS];
+	/* end and item sit together: a hit touches one more line, not two. */
+	struct va_val val[VA_LEAF_SLOTS];
+	struct gpuvm_va_leaf *prev, *next;
+	unsigned int nr;
+};
+
+struct va_inner {
+	/* key[i] separates child i and i + 1; the last slot is always unused
+	 * so the array has a power-of-two size for the search. */
+	uint64_t key[VA_INNER_SLOTS];
+	void *child[VA_INNER_SLOTS];
+	unsigned int nr; /* children */
+};
+
+/* The inner nodes visited on the way down and which child was taken. */
+struct va_path {
+	struct va_inner *node[VA_MAX_HEIGHT];
+	unsigned int slot[VA_MAX_HEIGHT];
+};
+
+/* A position in the leaf chain; slot may equal leaf->nr ("just past"). */
+struct va_pos {
+	struct gpuvm_va_leaf *leaf;
+	unsigned int slot;
+};
+
+_Static_assert(offsetof(struct gpuvm_va_leaf, start) == 0 &&
+		       offsetof(struct va_inner, key) == 0 &&
+		       VA_LEAF_SLOTS == VA_INNER_SLOTS,
+	       "prefetch_keys() expects the same key array at the same place");
+_Static_assert((VA_LEAF_SLOTS & (VA_LEAF_SLOTS - 1)) == 0 &&
+		       (VA_INNER_SLOTS & (VA_INNER_SLOTS - 1)) == 0,
+	       "node sizes must be powers of two for the search");
+_Static_assert(VA_LEAF_SLOTS >= 8, "the search counts the last 8 keys");
+
+/*
+ * Number of keys <= q in a sorted array of n (a power of two, >= 8) keys.
+ * Halve the window without branches (conditional moves) down to 8 keys,
+ * then count those 8 with independent compares. That is two dependent loads
+ * plus one cache line's worth of parallel work for a 32-key node; measured
+ * faster than either a full binary search or a full linear count, in cache
+ * and out of it.
+ */
+static inline unsigned int rank_le(const uint64_t *a, unsigned int n,
+				   uint64_t q)
+{
+	unsigned int pos = 0, len = n, i, c = 0;
+
+	while (len > 8) {
+		unsigned int half = len / 2;
+
+		/* Keys before the window are <= q, keys after it are > q. */
+		pos = a[pos + half - 1] <= q ? pos + half : pos;
+		len -= half;
+	}
+	for (i = 0; i < 8; i++)
+		c += a[pos + i] <= q;
+	return pos + c;
+}
+
+/* Entries of @leaf starting at or before @q. */
+static inline unsigned int leaf_rank_le(const struct gpuvm_va_leaf *leaf,
+					uint64_t q)
+{
+	unsigned int r = rank_le(leaf->start, VA_LEAF_SLOTS, q);
+
+	return r < leaf->nr ? r : leaf->nr;
+}
+
+/* Entries of @leaf starting before @q. */
+static inline unsigned int leaf_rank_lt(const struct gpuvm_va_leaf *leaf,
+					uint64_t q)
+{
+	return q ? leaf_rank_le(leaf, q - 1) : 0;
+}
+
+/* The child of @node whose key range contains @q. */
+static inline unsigned int inner_child(const struct va_inner *node, uint64_t q)
+{
+	unsigned int r = rank_le(node->key, VA_INNER_SLOTS, q);
+
+	return r < node->nr - 1 ? r : node->nr - 1;
+}
+
+/*
+ * Start loading all of a node's keys at once: the binary search then finds
+ * them in flight instead of taking one dependent miss per probe. Leaves and
+ * inner nodes both begin with 32 keys; malloc only aligns to 16 bytes, so
+ * they may straddle five cache lines.
+ */
+static inline void prefetch_keys(const void *node)
+{
+	const char *p = node;
+	unsigned int off;
+
+	for (off = 0; off <= VA_LEAF_SLOTS * sizeof(uint64_t); off += 64)
+		__builtin_prefetch(p + off);
+}
+
+/* The leaf whose key range contains @q; the index must not be empty. */
+static struct gpuvm_va_leaf *descend(const struct gpuvm_va_index *idx,
+				     uint64_t q, struct va_path *path)
+{
+	void *node = idx->root;
+	unsigned int depth, c;
+
+	for (depth = 0; depth + 1 < idx->height; depth++) {
+		struct va_inner *in = node;
+
+		c = inner_child(in, q);
+		if (path) {
+			path->node[depth] = in;
+			path->slot[depth] = c;
+		}
+		node = in->child[c];
+		prefetch_keys(node);
+	}
+	return node;
+}
+
+/* Normalise a position so it names a real entry, or leaf NULL at the end. */
+static inline struct va_pos pos_fix(struct va_pos p)
+{
+	if (p.leaf && p.slot >= p.leaf->nr) {
+		p.leaf = p.leaf->next;
+		p.slot = 0;
+	}
+	return p;
+}
+
+/* The entry before position (leaf, slot), or leaf NULL. */
+static inline struct va_pos pos_before(struct gpuvm_va_leaf *leaf,
+				       unsigned int slot)
+{
+	if (slot)
+		return (struct va_pos){ leaf, slot - 1 };
+	leaf = leaf->prev;
+	return (struct va_pos){ leaf, leaf ? leaf->nr - 1 : 0 };
+}
+
+/*
+ * Leaves and inner nodes come in one size so that reserved nodes can serve
+ * as either. A free node in the reserve keeps the link in its first word.
+ */
+#define VA_NODE_SIZE                                              \
+	(sizeof(struct gpuvm_va_leaf) > sizeof(struct va_inner) ? \
+		 sizeof(struct gpuvm_va_leaf) :                   \
+		 sizeof(struct va_inner))
+
+static void *spare_pop(struct gpuvm_va_index *idx)
+{
+	void **node = idx->spare;
+
+	idx->spare = *node;
+	idx->nr_spare--;
+	return node;
+}
+
+static void spare_push(struct gpuvm_va_index *idx, void *node)
+{
+	*(void **)node = idx->spare;
+	idx->spare = node;
+	idx->nr_spare++;
+}
+
+/*
+ * Make the reserve hold at least @want nodes. On failure, free what this
+ * call added, so the reserve is as it was.
+ */
+static int spare_fill(struct gpuvm_va_index *idx, size_t want, gpuvm_gfp_t gfp)
+{
+	size_t added = 0;
+	void *node;
+
+	while (idx->nr_spare < want) {
+		node = gpuvm_kmalloc(VA_NODE_SIZE, gfp);
+		if (!node) {
+			while (added--)
+				gpuvm_kfree(spare_pop(idx));
+			return -ENOMEM;
+		}
+		spare_push(idx, node);
+		added++;
+	}
+	return 0;
+}
+
+int gpuvm_va_index_reserve(struct gpuvm_va_index *idx, unsigned int n)
+{
+	unsigned int base = idx->height ? idx->height : 1, grow = 1;
+	uint64_t span = 30;
+	size_t want;
+
+	/*
+	 * An insert at height h takes at most h + 1 nodes (a leaf, the inner
+	 * nodes above it, a new root), and only one that splits the root
+	 * raises the height. A fresh root has two half-full children: before
+	 * it can split, 30 more nodes must appear below it, each one needing
+	 * some 15 splits further down. So the height rises once within 30
+	 * inserts, twice within 30 * 15, and so on. Every insert but the
+	 * last root split runs below the final height, hence
+	 * n * (height + rises) nodes suffice. (An empty index counts as
+	 * height 1: its first insert takes a single node.)
+	 */
+	while (n > span) {
+		grow++;
+		span *= 15;
+	}
+	if (__builtin_mul_overflow((size_t)n, (size_t)(base + grow), &want))
+		return -ENOMEM;
+	return spare_fill(idx, want, GPUVM_GFP_KERNEL);
+}
+
+void gpuvm_va_index_init(struct gpuvm_va_index *idx)
+{
+	*idx = (struct gpuvm_va_index){ 0 };
+}
+
+static void free_subtree(void *node, unsigned int height)
+{
+	struct va_inner *in = node;
+	unsigned int i;
+
+	if (height > 1)
+		for (i = 0; i < in->nr; i++)
+			free_subtree(in->child[i], height - 1);
+	gpuvm_kfree(node);
+}
+
+void gpuvm_va_index_destroy(struct gpuvm_va_index *idx)
+{
+	unsigned long seq = idx->seq;
+
+	if (idx->root)
+		free_subtree(idx->root, idx->height);
+	while (idx->nr_spare)
+		gpuvm_kfree(spare_pop(idx));
+	gpuvm_va_index_init(idx);
+	/* Cursors still around must not mistake the empty index for the old. */
+	idx->seq = seq + 1;
+}
+
+static void leaf_pad(struct gpuvm_va_leaf *leaf)
+{
+	unsigned int i;
+
+	for (i = leaf->nr; i < VA_LEAF_SLOTS; i++) {
+		leaf->start[i] = VA_NO_KEY;
+		leaf->val[i] = (struct va_val){ 0 };
+	}
+}
+
+static void inner_pad(struct va_inner *in)
+{
+	unsigned int i;
+
+	for (i = in->nr - 1; i < VA_INNER_SLOTS; i++)
+		in->key[i] = VA_NO_KEY;
+	for (i = in->nr; i < VA_INNER_SLOTS; i++)
+		in->child[i] = NULL;
+}
+
+/* Open a gap at @slot of a non-full leaf and fill it. */
+static void leaf_put(struct gpuvm_va_leaf *leaf, unsigned int slot,
+		     uint64_t start, uint64_t end, void *item)
+{
+	unsigned int n = leaf->nr - slot;
+
+	memmove(&leaf->start[slot + 1], &leaf->start[slot],
+		n * sizeof(leaf->start[0]));
+	memmove(&leaf->val[slot + 1], &leaf->val[slot],
+		n * sizeof(leaf->val[0]));
+	leaf->start[slot] = start;
+	leaf->val[slot] = (struct va_val){ end, item };
+	leaf->nr++;
+}
+
+/* Move entries [from, nr) of @src to the end of @dst. */
+static void leaf_move_tail(struct gpuvm_va_leaf *dst, struct gpuvm_va_leaf *src,
+			   unsigned int from)
+{
+	unsigned int n = src->nr - from;
+
+	memcpy(&dst->start[dst->nr], &src->start[from],
+	       n * sizeof(src->start[0]));
+	memcpy(&dst->val[dst->nr], &src->val[from], n * sizeof(src->val[0]));
+	dst->nr += n;
+	src->nr = from;
+}
+
+/* Move the first @n entries of @src to the end of @dst. */
+static void leaf_move_head(struct gpuvm_va_leaf *dst, struct gpuvm_va_leaf *src,
+			   unsigned int n)
+{
+	memcpy(&dst->start[dst->nr], &src->start[0], n * sizeof(src->start[0]));
+	memcpy(&dst->val[dst->nr], &src->val[0], n * sizeof(src->val[0]));
+	dst->nr += n;
+	src->nr -= n;
+	memmove(&src->start[0], &src->start[n],
+		src->nr * sizeof(src->start[0]));
+	memmove(&src->val[0], &src->val[n], src->nr * sizeof(src->val[0]));
+}
+
+/* Move the last @n entries of @src to the front of @dst. */
+static void leaf_move_to_front(struct gpuvm_va_leaf *dst,
+			       struct gpuvm_va_leaf *src, unsigned int n)
+{
+	memmove(&dst->start[n], &dst->start[0],
+		dst->nr * sizeof(dst->start[0]));
+	memmove(&dst->val[n], &dst->val[0], dst->nr * sizeof(dst->val[0]));
+	src->nr -= n;
+	memcpy(&dst->start[0], &src->start[src->nr], n * sizeof(src->start[0]));
+	memcpy(&dst->val[0], &src->val[src->nr], n * sizeof(src->val[0]));
+	dst->nr += n;
+}
+
+/*
+ * Nodes an insert landing in @leaf (reached via @path) has to allocate: one
+ * per full node from the leaf up, plus a new root if all of them are full.
+ */
+static unsigned int split_cost(const struct gpuvm_va_index *idx,
+			       const struct gpuvm_va_leaf *leaf,
+			       const struct va_path *path)
+{
+	unsigned int cost = 1;
+	int depth;
+
+	if (leaf->nr < VA_LEAF_SLOTS)
+		return 0;
+	for (depth = (int)idx->height - 2; depth >= 0; depth--) {
+		if (path->node[depth]->nr < VA_INNER_SLOTS)
+			return cost;
+		cost++;
+	}
+	return cost + 1;
+}
+
+unsigned int gpuvm_va_index_insert_cost(const struct gpuvm_va_index *idx,
+					uint64_t start)
+{
+	struct va_path path;
+	struct gpuvm_va_leaf *leaf;
+
+	if (!idx->height)
+		return 1;
+	leaf = descend(idx, start, &path);
+	return split_cost(idx, leaf, &path);
+}
+
+/*
+ * Insert (key, right) into @in just after child @c. @spare supplies the node
+ * for a split; return the new right sibling then (and its separator in
+ * *up_key), else NULL.
+ */
+static struct va_inner *inner_put(struct va_inner *in, unsigned int c,
+				  uint64_t key, void *right,
+				  struct va_inner *spare, uint64_t *up_key)
+{
+	uint64_t keys[VA_INNER_SLOTS];
+	void *kids[VA_INNER_SLOTS + 1];
+	unsigned int n = in->nr, left_n;
+
+	if (n < VA_INNER_SLOTS) {
+		memmove(&in->key[c + 1], &in->key[c],
+			(n - 1 - c) * sizeof(in->key[0]));
+		memmove(&in->child[c + 2], &in->child[c + 1],
+			(n - 1 - c) * sizeof(in->child[0]));
+		in->key[c] = key;
+		in->child[c + 1] = right;
+		in->nr++;
+		return NULL;
+	}
+
+	/* Full: lay out all n + 1 children in order, then cut in two. Rare,
+	 * so clarity wins over shuffling in place. */
+	memcpy(keys, in->key, c * sizeof(keys[0]));
+	keys[c] = key;
+	memcpy(&keys[c + 1], &in->key[c], (n - 1 - c) * sizeof(keys[0]));
+	memcpy(kids, in->child, (c + 1) * sizeof(kids[0]));
+	kids[c + 1] = right;
+	memcpy(&kids[c + 2], &in->child[c + 1], (n - 1 - c) * sizeof(kids[0]));
+
+	left_n = (n + 1 + 1) / 2;
+	in->nr = left_n;
+	memcpy(in->key, keys, (left_n - 1) * sizeof(keys[0]));
+	memcpy(in->child, kids, left_n * sizeof(kids[0]));
+	inner_pad(in);
+
+	*up_key = keys[left_n - 1];
+	spare->nr = n + 1 - left_n;
+	memcpy(spare->key, &keys[left_n], (spare->nr - 1) * sizeof(keys[0]));
+	memcpy(spare->child, &kids[left_n], spare->nr * sizeof(kids[0]));
+	inner_pad(spare);
+	return spare;
+}
+
+/* Take a node from the reserve, which the caller has filled. */
+static struct gpuvm_va_leaf *leaf_take(struct gpuvm_va_index *idx)
+{
+	struct gpuvm_va_leaf *leaf = spare_pop(idx);
+
+	leaf->prev = leaf->next = NULL;
+	leaf->nr = 0;
+	leaf_pad(leaf);
+	return leaf;
+}
+
+/* Split the full @leaf into itself and the empty @right while inserting
+ * the entry at @slot. */
+static void leaf_split_put(struct gpuvm_va_leaf *leaf,
+			   struct gpuvm_va_leaf *right, unsigned int slot,
+			   uint64_t start, uint64_t end, void *item)
+{
+	const unsigned int half = VA_LEAF_SLOTS / 2;
+
+	leaf_move_tail(right, leaf, half);
+	if (slot <= half)
+		leaf_put(leaf, slot, start, end, item);
+	else
+		leaf_put(right, slot - half, start, end, item);
+	leaf_pad(leaf);
+
+	right->prev = leaf;
+	right->next = leaf->next;
+	if (leaf->next)
+		leaf->next->prev = right;
+	leaf->next = right;
+}
+
+/*
+ * Insert into the full @leaf: split it and every full ancestor. The nodes
+ * are taken from the reserve, topped up first, so running out of memory
+ * leaves the index exactly as it was.
+ */
+static int insert_split(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
+			const struct va_path *path, unsigned int slot,
+			uint64_t start, uint64_t end, void *item)
+{
+	unsigned int cost = split_cost(idx, leaf, path);
+	struct gpuvm_va_leaf *rleaf;
+	struct va_inner *in;
+	void *right;
+	uint64_t key;
+	int depth;
+
+	if (spare_fill(idx, cost, GPUVM_GFP_NOWAIT))
+		return -ENOMEM;
+
+	rleaf = leaf_take(idx);
+	leaf_split_put(leaf, rleaf, slot, start, end, item);
+	right = rleaf;
+	key = rleaf->start[0];
+	for (depth = (int)idx->height - 2; depth >= 0; depth--) {
+		in = path->node[depth];
+		right = inner_put(
+			in, path->slot[depth], key, right,
+			in->nr < VA_INNER_SLOTS ? NULL : spare_pop(idx), &key);
+		if (!right)
+			return 0;
+	}
+
+	/* The root split too: grow by one level. */
+	in = spare_pop(idx);
+	in->nr = 2;
+	in->child[0] = idx->root;
+	in->child[1] = right;
+	in->key[0] = key;
+	inner_pad(in);
+	idx->root = in;
+	idx->height++;
+	return 0;
+}
+
+int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
+			  uint64_t end, void *item)
+{
+	struct gpuvm_va_leaf *leaf;
+	struct va_path path;
+	struct va_pos p;
+	unsigned int slot;
+	int ret;
+
+	if (start >= end || !item)
+		return -EINVAL;
+
+	if (!idx->height) {
+		if (spare_fill(idx, 1, GPUVM_GFP_NOWAIT))
+			return -ENOMEM;
+		leaf = leaf_take(idx);
+		idx->root = leaf;
+		idx->height = 1;
+		slot = 0;
+	} else {
+		leaf = descend(idx, start, &path);
+		slot = leaf_rank_le(leaf, start);
+
+		/* Only the neighbours on either side can overlap. */
+		p = pos_before(leaf, slot);
+		if (p.leaf && p.leaf->val[p.slot].end > start)
+			return -EEXIST;
+		p = pos_fix((struct va_pos){ leaf, slot });
+		if (p.leaf && p.leaf->start[p.slot] < end)
+			return -EEXIST;
+	}
+
+	if (leaf->nr < VA_LEAF_SLOTS) {
+		leaf_put(leaf, slot, start, end, item);
+	} else {
+		ret = insert_split(idx, leaf, &path, slot, start, end, item);
+		if (ret)
+			return ret;
+	}
+	idx->count++;
+	idx->seq++;
+	return 0;
+}
+
+/*
+ * Fix an underfull leaf (child @c of @parent) by merging it with or taking
+ * entries from a sibling. Return true if a child of @parent went away.
+ */
+static bool leaf_rebalance(struct va_inner *parent, unsigned int c)
+{
+	struct gpuvm_va_leaf *left, *right;
+	unsigned int sep, total;
+
+	/* Prefer the left sibling; the first child uses its right one. */
+	sep = c ? c - 1 : 0;
+	left = parent->child[sep];
+	right = parent->child[sep + 1];
+	total = left->nr + right->nr;
+
+	if (total > VA_LEAF_SLOTS) {
+		/* Even the two out; both end up at or above the minimum. */
+		if (left->nr > total / 2)
+			leaf_move_to_front(right, left, left->nr - total / 2);
+		else
+			leaf_move_head(left, right, total / 2 - left->nr);
+		leaf_pad(left);
+		leaf_pad(right);
+		parent->key[sep] = right->start[0];
+		return false;
+	}
+
+	leaf_move_head(left, right, right->nr);
+	left->next = right->next;
+	if (right->next)
+		right->next->prev = left;
+	gpuvm_kfree(right);
+
+	memmove(&parent->key[sep], &parent->key[sep + 1],
+		(parent->nr - 2 - sep) * sizeof(parent->key[0]));
+	memmove(&parent->child[sep + 1], &parent->child[sep + 2],
+		(parent->nr - 2 - sep) * sizeof(parent->child[0]));
+	parent->nr--;
+	inner_pad(parent);
+	return true;
+}
+
+/* Same for an underfull inner child @c of @parent; keys rotate through the
+ * parent's separator. */
+static bool inner_rebalance(struct va_inner *parent, unsigned int c)
+{
+	uint64_t keys[2 * VA_INNER_SLOTS];
+	void *kids[2 * VA_INNER_SLOTS];
+	struct va_inner *left, *right;
+	unsigned int sep, total, left_n;
+
+	sep = c ? c - 1 : 0;
+	left = parent->child[sep];
+	right = parent->child[sep + 1];
+	total = left->nr + right->nr;
+
+	memcpy(keys, left->key, (left->nr - 1) * sizeof(keys[0]));
+	keys[left->nr - 1] = parent->key[sep];
+	memcpy(&keys[left->nr], right->key, (right->nr - 1) * sizeof(keys[0]));
+	memcpy(kids, left->child, left->nr * sizeof(kids[0]));
+	memcpy(&kids[left->nr], right->child, right->nr * sizeof(kids[0]));
+
+	if (total > VA_INNER_SLOTS) {
+		left_n = total / 2;
+		left->nr = left_n;
+		memcpy(left->key, keys, (left_n - 1) * sizeof(keys[0]));
+		memcpy(left->child, kids, left_n * sizeof(kids[0]));
+		parent->key[sep] = keys[left_n - 1];
+		right->nr = total - left_n;
+		memcpy(right->key, &keys[left_n],
+		       (right->nr - 1) * sizeof(keys[0]));
+		memcpy(right->child, &kids[left_n],
+		       right->nr * sizeof(kids[0]));
+		inner_pad(left);
+		inner_pad(right);
+		return false;
+	}
+
+	left->nr = total;
+	memcpy(left->key, keys, (total - 1) * sizeof(keys[0]));
+	memcpy(left->child, kids, total * sizeof(kids[0]));
+	inner_pad(left);
+	gpuvm_kfree(right);
+
+	memmove(&parent->key[sep], &parent->key[sep + 1],
+		(parent->nr - 2 - sep) * sizeof(parent->key[0]));
+	memmove(&parent->child[sep + 1], &parent->child[sep + 2],
+		(parent->nr - 2 - sep) * sizeof(parent->child[0]));
+	parent->nr--;
+	inner_pad(parent);
+	return true;
+}
+
+void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
+{
+	struct gpuvm_va_leaf *leaf;
+	struct va_path path;
+	unsigned int slot;
+	int depth;
+	void *item;
+
+	if (!idx->height)
+		return NULL;
+	leaf = descend(idx, start, &path);
+	slot = leaf_rank_le(leaf, start);
+	if (!slot || leaf->start[slot - 1] != start)
+		return NULL;
+	slot--;
+
+	item = leaf->val[slot].item;
+	memmove(&leaf->start[slot], &leaf->start[slot + 1],
+		(leaf->nr - slot - 1) * sizeof(leaf->start[0]));
+	memmove(&leaf->val[slot], &leaf->val[slot + 1],
+		(leaf->nr - slot - 1) * sizeof(leaf->val[0]));
+	leaf->nr--;
+	leaf->start[leaf->nr] = VA_NO_KEY;
+	leaf->val[leaf->nr] = (struct va_val){ 0 };
+	idx->count--;
+	idx->seq++;
+
+	if (idx->height == 1) {
+		if (!leaf->nr) {
+			gpuvm_kfree(leaf);
+			idx->root = NULL;
+			idx->height = 0;
+		}
+		return item;
+	}
+	if (leaf->nr >= VA_LEAF_MIN)
+		return item;
+
+	depth = (int)idx->height - 2;
+	if (!leaf_rebalance(path.node[depth], path.slot[depth]))
+		return item;
+	/* A merge took a child from the parent; walk up while that leaves
+	 * inner nodes underfull. */
+	for (; depth > 0; depth--) {
+		if (path.node[depth]->nr >= VA_INNER_MIN)
+			return item;
+		if (!inner_rebalance(path.node[depth - 1],
+				     path.slot[depth - 1]))
+			return item;
+	}
+	/* An inner root left with one child hands the tree to that child. */
+	if (path.node[0]->nr == 1) {
+		idx->root = path.node[0]->child[0];
+		idx->height--;
+		gpuvm_kfree(path.node[0]);
+	}
+	return item;
+}
+
+/* Position of the first entry that ends after @q (none: leaf NULL). */
+static struct va_pos first_ending_after(const struct gpuvm_va_index *idx,
+					uint64_t q)
+{
+	struct gpuvm_va_leaf *leaf;
+	struct va_pos p;
+	unsigned int slot;
+
+	if (!idx->height)
+		return (struct va_pos){ NULL, 0 };
+	leaf = descend(idx, q, NULL);
+	slot = leaf_rank_le(leaf, q);
+	/* Ends are ordered like starts: only the last entry starting at or
+	 * before q can reach past it; otherwise it is the one after. */
+	p = pos_before(leaf, slot);
+	if (p.leaf && p.leaf->val[p.slot].end > q)
+		return p;
+	return pos_fix((struct va_pos){ leaf, slot });
+}
+
+/* Position of the first entry starting at or after @q. */
+static struct va_pos first_starting_from(const struct gpuvm_va_index *idx,
+					 uint64_t q)
+{
+	struct gpuvm_va_leaf *leaf;
+
+	if (!idx->height)
+		return (struct va_pos){ NULL, 0 };
+	leaf = descend(idx, q, NULL);
+	return pos_fix((struct va_pos){ leaf, leaf_rank_lt(leaf, q) });
+}
+
+/* Position of the last entry starting before @q. */
+static struct va_pos last_starting_before(const struct gpuvm_va_index *idx,
+					  uint64_t q)
+{
+	struct gpuvm_va_leaf *leaf;
+
+	if (!idx->height)
+		return (struct va_pos){ NULL, 0 };
+	leaf = descend(idx, q, NULL);
+	return pos_before(leaf, leaf_rank_lt(leaf, q));
+}
+
+void *gpuvm_va_index_first_overlap(const struct gpuvm_va_index *idx,
+				   uint64_t start, uint64_t end)
+{
+	uint64_t last = end - 1; /* wraps on purpose, see the header */
+	struct va_pos p = first_ending_after(idx, start);
+
+	if (!p.leaf || p.leaf->start[p.slot] > last)
+		return NULL;
+	return p.leaf->val[p.slot].item;
+}
+
+void *gpuvm_va_index_lookup_exact(const struct gpuvm_va_index *idx,
+				  uint64_t start)
+{
+	struct gpuvm_va_leaf *leaf;
+	unsigned int slot;
+
+	if (!idx->height)
+		return NULL;
+	leaf = descend(idx, start, NULL);
+	slot = leaf_rank_le(leaf, start);
+	/* An equal start cannot be in the previous leaf: it would be below
+	 * this leaf's separator, which is <= start. */
+	if (!slot || leaf->start[slot - 1] != start)
+		return NULL;
+	return leaf->val[slot - 1].item;
+}
+
+void *gpuvm_va_index_lower_than(const struct gpuvm_va_index *idx, uint64_t addr)
+{
+	struct va_pos p = last_starting_before(idx, addr);
+
+	return p.leaf ? p.leaf->val[p.slot].item : NULL;
+}
+
+void *gpuvm_va_index_prev(const struct gpuvm_va_index *idx, uint64_t addr)
+{
+	struct va_pos p = last_starting_before(idx, addr);
+
+	if (!p.leaf || p.leaf->val[p.slot].end != addr)
+		return NULL;
+	return p.leaf->val[p.slot].item;
+}
+
+void *gpuvm_va_index_next_from(const struct gpuvm_va_index *idx, uint64_t addr)
+{
+	struct va_pos p = first_starting_from(idx, addr);
+
+	return p.leaf ? p.leaf->val[p.slot].item : NULL;
+}
+
+/* Make the cursor point at @p, or finish the walk. */
+static void *iter_set(struct gpuvm_va_index_iter *it, struct va_pos p)
+{
+	it->leaf = p.leaf;
+	it->slot = p.slot;
+	if (!p.leaf || (it->bounded && p.leaf->start[p.slot] >= it->limit)) {
+		it->leaf = NULL;
+		it->item = NULL;
+		return NULL;
+	}
+	it->start = p.leaf->start[p.slot];
+	it->end = p.leaf->val[p.slot].end;
+	it->item = p.leaf->val[p.slot].item;
+	return it->item;
+}
+
+void *gpuvm_va_index_iter_first_overlap(struct gpuvm_va_index_iter *it,
+					struct gpuvm_va_index *idx,
+					uint64_t start, uint64_t end)
+{
+	struct va_pos p = first_ending_after(idx, start);
+
+	*it = (struct gpuvm_va_index_iter){
+		.idx = idx,
+		.seq = idx->seq,
+		.limit = end,
+		.bounded = true,
+	};
+	/* Same test as first_overlap(): starts at or before end - 1. */
+	if (p.leaf && p.leaf->start[p.slot] > end - 1)
+		p.leaf = NULL;
+	return iter_set(it, p);
+}
+
+void *gpuvm_va_index_iter_first(struct gpuvm_va_index_iter *it,
+				struct gpuvm_va_index *idx)
+{
+	struct va_pos p = { NULL, 0 };
+	void *node = idx->root;
+	unsigned int depth;
+
+	*it = (struct gpuvm_va_index_iter){ .idx = idx, .seq = idx->seq };
+	if (node) {
+		for (depth = 0; depth + 1 < idx->height; depth++)
+			node = ((struct va_inner *)node)->child[0];
+		p.leaf = node;
+	}
+	return iter_set(it, p);
+}
+
+void *gpuvm_va_index_iter_next(struct gpuvm_va_index_iter *it)
+{
+	struct va_pos p;
+
+	if (!it->item)
+		return NULL;
+	if (likely(it->seq == it->idx->seq)) {
+		p = pos_fix((struct va_pos){ it->leaf, it->slot + 1 });
+	} else {
+		/* The index changed under us and our leaf may be gone: find
+		 * the entry after the one we were on by address. */
+		p = first_starting_from(it->idx, it->end);
+		it->seq = it->idx->seq;
+	}
+	return iter_set(it, p);
+}
+
+/* State threaded through the validation walk. */
+struct va_check {
+	const struct gpuvm_va_leaf *last_leaf;
+	uint64_t last_end;
+	size_t count;
+	bool any;
+};
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			fprintf(stderr, "va_index invalid: " __VA_ARGS__); \
+			fputc('\n', stderr);                               \
+			return false;                                      \
+		}                                                          \
+	} while (0)
+
+static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
+		       uint64_t lo, uint64_t hi, struct va_check *st)
+{
+	unsigned int i;
+
+	CHECK(leaf->nr <= VA_LEAF_SLOTS, "leaf fill %u", leaf->nr);
+	CHECK(leaf->nr >= (is_root ? 1 : VA_LEAF_MIN), "leaf underfull %u",
+	      leaf->nr);
+	CHECK(leaf->prev == st->last_leaf, "broken leaf chain (prev)");
+	CHECK(!st->last_leaf || st->last_leaf->next == leaf,
+	      "broken leaf chain (next)");
+	for (i = 0; i < leaf->nr; i++) {
+		uint64_t s = leaf->start[i], e = leaf->val[i].end;
+
+		CHECK(s < e, "empty entry at %#" PRIx64, s);
+		CHECK(leaf->val[i].item, "NULL item at %#" PRIx64, s);
+		CHECK(s >= lo && s < hi,
+		      "start %#" PRIx64 " outside separators [%#" PRIx64
+		      ", %#" PRIx64 ")",
+		      s, lo, hi);
+		CHECK(!st->any || st->last_end <= s,
+		      "overlap or disorder at %#" PRIx64, s);
+		st->any = true;
+		st->last_end = e;
+	}
+	for (; i < VA_LEAF_SLOTS; i++)
+		CHECK(leaf->start[i] == VA_NO_KEY, "leaf padding");
+	st->count += leaf->nr;
+	st->last_leaf = leaf;
+	return true;
+}
+
+static bool check_node(const void *node, unsigned int height, bool is_root,
+		       uint64_t lo, uint64_t hi, struct va_check *st)
+{
+	const struct va_inner *in = node;
+	unsigned int i;
+
+	if (height == 1)
+		return check_leaf(node, is_root, lo, hi, st);
+
+	CHECK(in->nr <= VA_INNER_SLOTS, "inner fill %u", in->nr);
+	CHECK(in->nr >= (is_root ? 2 : VA_INNER_MIN), "inner underfull %u",
+	      in->nr);
+	for (i = 0; i < in->nr; i++) {
+		uint64_t clo = i ? in->key[i - 1] : lo;
+		uint64_t chi = i + 1 < in->nr ? in->key[i] : hi;
+
+		CHECK(clo <= chi, "separators out of order");
+		CHECK(in->child[i], "missing child");
+		if (!check_node(in->child[i], height - 1, false, clo, chi, st))
+			return false;
+	}
+	for (i = in->nr - 1; i < VA_INNER_SLOTS; i++)
+		CHECK(in->key[i] == VA_NO_KEY, "inner padding");
+	return true;
+}
+
+bool gpuvm_va_index_validate(const struct gpuvm_va_index *idx)
+{
+	struct va_check st = { 0 };
+	unsigned int spares = 0;
+	void **node;
+
+	for (node = idx->spare; node; node = *node)
+		spares++;
+	CHECK(spares == idx->nr_spare, "reserve holds %u nodes, counted %u",
+	      spares, idx->nr_spare);
+	if (!idx->root) {
+		CHECK(!idx->height && !idx->count, "empty index with height %u",
+		      idx->height);
+		return true;
+	}
+	CHECK(idx->height && idx->height <= VA_MAX_HEIGHT, "height %u",
+	      idx->height);
+	if (!check_node(idx->root, idx->height, true, 0, VA_NO_KEY, &st))
+		return false;
+	CHECK(!st.last_leaf->next, "leaf chain runs past the last leaf");
+	CHECK(st.count == idx->count, "count %zu, found %zu", idx->count,
+	      st.count);
+	return true;
+}

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+/* The VM: initialisation, reference counting, teardown, range checks. */
+#include <string.h>
+
+#include "kref.h"
+#include "vm_internal.h"
+
+static struct gpuvm_lock_class extobj_lock_class =
+	GPUVM_LOCK_CLASS_INIT("gpuvm_extobj_lock", 0);
+static struct gpuvm_lock_class evict_lock_class =
+	GPUVM_LOCK_CLASS_INIT("gpuvm_evict_lock", 0);
+
+static bool sum_overflows(uint64_t addr, uint64_t range)
+{
+	uint64_t end;
+
+	return __builtin_add_overflow(addr, range, &end);
+}
+
+void gpuvm_init(struct gpuvm *gpuvm, const char *name, enum gpuvm_flags flags,
+		struct gpuvm_gem_object *r_obj, uint64_t start_offset,
+		uint64_t range, uint64_t reserve_offset, uint64_t reserve_range,
+		const struct gpuvm_ops *ops)
+{
+	gpuvm_va_index_init(gpuvm_va_index(gpuvm));
+	gpuvm_list_init(&gpuvm->rb.list);
+
+	gpuvm_list_init(&gpuvm->extobj.list);
+	gpuvm->extobj.local_list = NULL;
+	gpuvm_mutex_init(&gpuvm->extobj.lock, "vm->extobj.lock",
+			 &extobj_lock_class);
+	gpuvm_list_init(&gpuvm->evict.list);
+	gpuvm->evict.local_list = NULL;
+	gpuvm_mutex_init(&gpuvm->evict.lock, "vm->evict.lock",
+			 &evict_lock_class);
+	gpuvm->bo_defer.first = NULL;
+
+	gpuvm_kref_init(&gpuvm->kref);
+	gpuvm->name = name ? name : "unknown";
+	gpuvm->flags = flags;
+	gpuvm->ops = ops;
+	gpuvm->r_obj = r_obj;
+	gpuvm_gem_object_get(r_obj);
+
+	if (sum_overflows(start_offset, range))
+		gpuvm_warn(GPUVM_RULE_VM_BAD_RANGE,
+			   "gpuvm_init: VM '%s': window start 0x%llx + range "
+			   "0x%llx overflows",
+			   gpuvm->name, (unsigned long long)start_offset,
+			   (unsigned long long)range);
+	gpuvm->mm_start = start_offset;
+	gpuvm->mm_range = range;
+
+	memset(&gpuvm->kernel_alloc_node, 0, sizeof(gpuvm->kernel_alloc_node));
+	gpuvm_list_init(&gpuvm->kernel_alloc_node.rb.entry);
+	gpuvm_list_init(&gpuvm->kernel_alloc_node.gem.entry);
+	if (reserve_range) {
+		struct gpuva *node = &gpuvm->kernel_alloc_node;
+
+		node->va.addr = reserve_offset;
+		node->va.range = reserve_range;
+		node->vm = gpuvm;
+		if (sum_overflows(reserve_offset, reserve_range)) {
+			gpuvm_warn(GPUVM_RULE_VM_BAD_RANGE,
+				   "gpuvm_init: VM '%s': reserved region "
+				   "0x%llx + 0x%llx overflows; not inserted",
+				   gpuvm->name,
+				   (unsigned long long)reserve_offset,
+				   (unsigned long long)reserve_range);
+		} else if (gpuvm_va_insert_node(gpuvm, node) == 0) {
+			/* The first entry: it heads the ordered list. */
+			gpuvm_list_add(&node->rb.entry, &gpuvm->rb.list);
+		} else {
+			/* Only -ENOMEM is possible in an empty index. */
+			gpuvm_warn(GPUVM_RULE_VM_BAD_RANGE,
+				   "gpuvm_init: VM '%s': no memory to index "
+				   "the reserved region",
+				   gpuvm->name);
+		}
+	}
+}
+
+static bool kernel_node_inserted(struct gpuvm *gpuvm)
+{
+	return !gpuvm_list_empty(&gpuvm->kernel_alloc_node.rb.entry);
+}
+
+static void gpuvm_fini(struct gpuvm *gpuvm)
+{
+	const char *name = gpuvm->name;
+
+	gpuvm->name = NULL;
+	if (kernel_node_inserted(gpuvm))
+		gpuvm_va_remove_node(gpuvm, &gpuvm->kernel_alloc_node);
+
+	if (!gpuvm_list_empty(&gpuvm->rb.list))
+		gpuvm_warn(GPUVM_RULE_VM_NOT_EMPTY,
+			   "gpuvm_put: VM '%s' freed with VAs still mapped "
+			   "(possible leak)",
+			   name);
+	if (!gpuvm_list_empty(&gpuvm->extobj.list))
+		gpuvm_warn(GPUVM_RULE_VM_NOT_EMPTY,
+			   "gpuvm_put: VM '%s' freed with vm_bos on its "
+			   "extobj list",
+			   name);
+	if (!gpuvm_list_empty(&gpuvm->evict.list))
+		gpuvm_warn(GPUVM_RULE_VM_NOT_EMPTY,
+			   "gpuvm_put: VM '%s' freed with vm_bos on its evict "
+			   "list",
+			   name);
+	if (__atomic_load_n(&gpuvm->bo_defer.first, __ATOMIC_ACQUIRE))
+		gpuvm_warn(GPUVM_RULE_VM_NOT_EMPTY,
+			   "gpuvm_put: VM '%s' freed with vm_bos awaiting "
+			   "deferred cleanup",
+			   name);
+
+	gpuvm_va_index_destroy(gpuvm_va_index(gpuvm));
+	gpuvm_mutex_destroy(&gpuvm->extobj.lock);
+	gpuvm_mutex_destroy(&gpuvm->evict.lock);
+	gpuvm_gem_object_put(gpuvm->r_obj);
+}
+
+struct gpuvm *gpuvm_get(struct gpuvm *gpuvm)
+{
+	gpuvm_kref_get(&gpuvm->kref, "gpuvm_get");
+	return gpuvm;
+}
+
+void gpuvm_put(struct gpuvm *gpuvm)
+{
+	if (!gpuvm || !gpuvm_kref_put(&gpuvm->kref, "gpuvm_put"))
+		return;
+
+	gpuvm_fini(gpuvm);
+	if (!gpuvm->ops || !gpuvm->ops->vm_free) {
+		gpuvm_warn(GPUVM_RULE_VM_NO_FREE,
+			   "gpuvm_put: no vm_free callback; the VM is leaked");
+		return;
+	}
+	gpuvm->ops->vm_free(gpuvm);
+}
+
+static void resv_object_free(struct gpuvm_gem_object *obj)
+{
+	gpuvm_kfree(obj);
+}
+
+static const struct gpuvm_gem_object_funcs resv_object_funcs = {
+	.free = resv_object_free,
+};
+
+struct gpuvm_gem_object *gpuvm_resv_object_alloc(void)
+{
+	struct gpuvm_gem_object *obj = gpuvm_kzalloc(sizeof(*obj), 0);
+
+	if (!obj)
+		return NULL;
+	gpuvm_gem_object_init(obj, &resv_object_funcs, 0);
+	return obj;
+}
+
+static bool in_mm_range(struct gpuvm *gpuvm, uint64_t addr, uint64_t range)
+{
+	uint64_t end = addr + range;
+	uint64_t mm_end = gpuvm->mm_start + gpuvm->mm_range;
+
+	return addr >= gpuvm->mm_start && end <= mm_end;
+}
+
+static bool in_kernel_node(struct gpuvm *gpuvm, uint64_t addr, uint64_t range)
+{
+	uint64_t end = addr + range;
+	uint64_t kstart = gpuvm->kernel_alloc_node.va.addr;
+	uint64_t krange = gpuvm->kernel_alloc_node.va.range;
+	uint64_t kend = kstart + krange;
+
+	return krange && addr < kend && kstart < end;
+}
+
+bool gpuvm_range_valid(struct gpuvm *gpuvm, uint64_t addr, uint64_t range)
+{
+	return !sum_overflows(addr, range) && in_mm_range(gpuvm, addr, range) &&
+	       !in_kernel_node(gpuvm, addr, range);
+}
+
+bool gpuvm_interval_empty(struct gpuvm *gpuvm, uint64_t addr, uint64_t range)
+{
+	return !gpuva_find_first(gpuvm, addr, range);
+}
+
+bool gpuvm_resv_held(struct gpuvm *gpuvm)
+{
+	return gpuvm_dma_resv_held(gpuvm_resv(gpuvm));
+}
+
+void gpuvm_resv_assert_held__(struct gpuvm *gpuvm, const char *func)
+{
+	gpuvm_ww_mutex_assert_held(&gpuvm_resv(gpuvm)->lock, func);
+}
+
+bool gpuvm_is_extobj(struct gpuvm *gpuvm, struct gpuvm_gem_object *obj)
+{
+	return obj && obj->resv != gpuvm_resv(gpuvm);
+}

@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vm_bos: the unique pairing of a VM and a GEM object.
+ *
+ * A GEM object keeps its live vm_bos on gpuva.list (the kernel's list, in
+ * creation order) and, once it is shared by many VMs, also in a small
+ * hash table keyed by VM, so find/obtain cost O(1) expected instead of a
+ * walk over every VM that maps the object. Both are protected by the GEM
+ * list lock (the gpuva mutex in immediate mode, the resv otherwise). The
+ * table only grows where allocating is allowed: outside the gpuva mutex.
+ *
+ * Zombies (count 0 via the deferred path) wait on the VM's bo_defer
+ * stack, liburcu's lock-free stack (the kernel's llist).
+ */
+#include <urcu/lfstack.h>
+
+#include "kref.h"
+#include "vm_internal.h"
+
+/* Below this many vm_bos a list walk is as fast as hashing. */
+#define HASH_MIN_VM_BOS 8
+
+_Static_assert(sizeof(struct gpuvm_llist_node) ==
+		       sizeof(struct cds_lfs_node),
+	       "gpuvm_llist_node must match liburcu's cds_lfs_node");
+_Static_assert(sizeof(struct gpuvm_llist_head) ==
+		       sizeof(struct __cds_lfs_stack),
+	       "gpuvm_llist_head must match liburcu's __cds_lfs_stack");
+
+static struct __cds_lfs_stack *bo_defer_stack(struct gpuvm *gpuvm)
+{
+	return (struct __cds_lfs_stack *)(void *)&gpuvm->bo_defer;
+}
+
+void gpuvm_gem_list_assert_held(struct gpuvm *gpuvm,
+				struct gpuvm_gem_object *obj, const char *func)
+{
+	gpuvm_gem_gpuva_assert_lock_held(gpuvm_immediate_mode(gpuvm), obj,
+					 func);
+}
+
+/* ---- the per-GEM hash of vm_bos ---------------------------------------- */
+
+static unsigned int hash_vm(const struct gpuvm *gpuvm, unsigned int bits)
+{
+	uint64_t h = (uint64_t)(uintptr_t)gpuvm * 0x9e3779b97f4a7c15ull;
+
+	return (unsigned int)(h >> (64 - bits));
+}
+
+static unsigned int nr_vm_bos(struct gpuvm_gem_object *obj)
+{
+	return __atomic_load_n(&obj->gpuva.nr_vm_bos__, __ATOMIC_RELAXED);
+}
+
+/* Bits of the table wanted for @n vm_bos; 0 for no table. */
+static unsigned int wanted_bits(unsigned int n)
+{
+	unsigned int bits = 4;
+
+	if (n < HASH_MIN_VM_BOS)
+		return 0;
+	while ((1u << bits) < n && bits < 30)
+		bits++;
+	return bits;
+}
+
+/* GEM list lock held. */
+static struct gpuvm_bo *hash_lookup(struct gpuvm_gem_object *obj,
+				    struct gpuvm *gpuvm)
+{
+	struct gpuvm_bo *vm_bo;
+
+	if (obj->gpuva.hash__) {
+		vm_bo = obj->gpuva.hash__[hash_vm(gpuvm,
+						  obj->gpuva.hash_bits__)];
+		for (; vm_bo; vm_bo = vm_bo->hash_next__)
+			if (vm_bo->vm == gpuvm)
+				return vm_bo;
+		return NULL;
+	}
+	gpuvm_gem_for_each_gpuvm_bo(vm_bo, obj)
+		if (vm_bo->vm == gpuvm)
+			return vm_bo;
+	return NULL;
+}
+
+/* GEM list lock held. Installs @table (1 << @bits buckets, zeroed) and
+ * returns the one it replaces, to be freed by the caller. */
+static struct gpuvm_bo **hash_install(struct gpuvm_gem_object *obj,
+				      struct gpuvm_bo **table,
+				      unsigned int bits)
+{
+	struct gpuvm_bo **old = obj->gpuva.hash__;
+	struct gpuvm_bo *vm_bo;
+
+	gpuvm_gem_for_each_gpuvm_bo(vm_bo, obj) {
+		unsigned int b = hash_vm(vm_bo->vm, bits);
+
+		vm_bo->hash_next__ = table[b];
+		table[b] = vm_bo;
+	}
+	obj->gpuva.hash__ = table;
+	obj->gpuva.hash_bits__ = bits;
+	return old;
+}
+
+/*
+ * Allocate a bigger table if one more vm_bo would want it. The result is
+ * installed later, under the lock, by hash_grow_install().
+ */
+static struct gpuvm_bo **hash_grow_alloc(struct gpuvm_gem_object *obj,
+					 unsigned int *bits)
+{
+	unsigned int want = wanted_bits(nr_vm_bos(obj) + 1);
+
+	if (want <= __atomic_load_n(&obj->gpuva.hash_bits__, __ATOMIC_RELAXED))
+		return NULL;
+	*bits = want;
+	/* No table is no error: lookups fall back to the list. */
+	return gpuvm_kcalloc(1u << want, sizeof(struct gpuvm_bo *),
+			     GPUVM_GFP_KERNEL);
+}
+
+/* GEM list lock held. Returns what the caller must free after unlocking. */
+static struct gpuvm_bo **hash_grow_install(struct gpuvm_gem_object *obj,
+					   struct gpuvm_bo **table,
+					   unsigned int bits)
+{
+	if (!table)
+		return NULL;
+	if (bits <= obj->gpuva.hash_bits__)
+		return table; /* someone grew it meanwhile */
+	return hash_install(obj, table, bits);
+}
+
+/* GEM list lock held: publish @vm_bo on @obj's list and table. */
+static void gem_add_vm_bo(struct gpuvm_gem_object *obj, struct gpuvm_bo *vm_bo)
+{
+	gpuvm_list_add_tail(&vm_bo->list.entry.gem, &obj->gpuva.list);
+	__atomic_store_n(&obj->gpuva.nr_vm_bos__, obj->gpuva.nr_vm_bos__ + 1,
+			 __ATOMIC_RELAXED);
+	if (obj->gpuva.hash__) {
+		unsigned int b = hash_vm(vm_bo->vm, obj->gpuva.hash_bits__);
+
+		vm_bo->hash_next__ = obj->gpuva.hash__[b];
+		obj->gpuva.hash__[b] = vm_bo;
+	}
+}
+
+/* GEM list lock held: the opposite. Never allocates. */
+static void gem_del_vm_bo(struct gpuvm_gem_object *obj, struct gpuvm_bo *vm_bo)
+{
+	gpuvm_list_del(&vm_bo->list.entry.gem);
+	__atomic_store_n(&obj->gpuva.nr_vm_bos__, obj->gpuva.nr_vm_bos__ - 1,
+			 __ATOMIC_RELAXED);
+	if (obj->gpuva.hash__) {
+		struct gpuvm_bo **pp = &obj->gpuva.hash__[hash_vm(
+			vm_bo->vm, obj->gpuva.hash_bits__)];
+
+		while (*pp != vm_bo)
+			pp = &(*pp)->hash_next__;
+		*pp = vm_bo->hash_next__;
+		vm_bo->hash_next__ = NULL;
+		if (!obj->gpuva.nr_vm_bos__) {
+			/* Freeing is fine where allocating is not. */
+			gpuvm_kfree(obj->gpuva.hash__);
+			obj->gpuva.hash__ = NULL;
+			__atomic_store_n(&obj->gpuva.hash_bits__, 0,
+					 __ATOMIC_RELAXED);
+		}
+	}
+}
+
+/* ---- the VM's extobj / evict lists ------------------------------------- */
+
+enum vm_list { VM_LIST_EXTOBJ, VM_LIST_EVICT };
+
+static struct gpuvm_mutex *vm_list_lock(struct gpuvm *gpuvm, enum vm_list l)
+{
+	return l == VM_LIST_EXTOBJ ? &gpuvm->extobj.lock : &gpuvm->evict.lock;
+}
+
+static struct gpuvm_list_head *vm_list_head(struct gpuvm *gpuvm,
+					    enum vm_list l)
+{
+	return l == VM_LIST_EXTOBJ ? &gpuvm->extobj.list : &gpuvm->evict.list;
+}
+
+static struct gpuvm_list_head *vm_bo_list_entry(struct gpuvm_bo *vm_bo,
+						enum vm_list l)
+{
+	return l == VM_LIST_EXTOBJ ? &vm_bo->list.entry.extobj :
+				     &vm_bo->list.entry.evict;
+}
+
+/* Append unless already on the list; @lock: take the internal lock. */
+static void vm_list_add(struct gpuvm_bo *vm_bo, enum vm_list l, bool lock)
+{
+	struct gpuvm_list_head *entry = vm_bo_list_entry(vm_bo, l);
+
+	if (lock)
+		gpuvm_mutex_lock(vm_list_lock(vm_bo->vm, l));
+	if (gpuvm_list_empty(entry))
+		gpuvm_list_add_tail(entry, vm_list_head(vm_bo->vm, l));
+	if (lock)
+		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
+}
+
+/* Removing a never-added entry is harmless: entries start self-linked. */
+static void vm_list_del(struct gpuvm_bo *vm_bo, enum vm_list l, bool lock)
+{
+	if (lock)
+		gpuvm_mutex_lock(vm_list_lock(vm_bo->vm, l));
+	gpuvm_list_del_init(vm_bo_list_entry(vm_bo, l));
+	if (lock)
+		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
+}
+
+/* ---- create, find, obtain ---------------------------------------------- */
+
+struct gpuvm_bo *gpuvm_bo_create(struct gpuvm *gpuvm,
+				 struct gpuvm_gem_object *obj)
+{
+	const struct gpuvm_ops *ops = gpuvm->ops;
+	struct gpuvm_bo *vm_bo;
+
+	if (ops && ops->vm_bo_alloc)
+		vm_bo = ops->vm_bo_alloc();
+	else
+		vm_bo = gpuvm_kzalloc(sizeof(*vm_bo), GPUVM_GFP_KERNEL);
+	if (!vm_bo)
+		return NULL;
+
+	vm_bo->vm = gpuvm_get(gpuvm);
+	vm_bo->obj = gpuvm_gem_object_get(obj);
+	gpuvm_kref_init(&vm_bo->kref);
+	gpuvm_list_init(&vm_bo->list.gpuva);
+	gpuvm_list_init(&vm_bo->list.entry.gem);
+	gpuvm_list_init(&vm_bo->list.entry.extobj);
+	gpuvm_list_init(&vm_bo->list.entry.evict);
+	vm_bo->list.entry.bo_defer.next = NULL;
+	vm_bo->hash_next__ = NULL;
+	return vm_bo;
+}
+
+/* Free the memory and drop the VM and GEM references, in the kernel's
+ * order: the callback still sees valid vm and obj. */
+static void vm_bo_free(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm *gpuvm = vm_bo->vm;
+	struct gpuvm_gem_object *obj = vm_bo->obj;
+	const struct gpuvm_ops *ops = gpuvm->ops;
+
+	if (ops && ops->vm_bo_free)
+		ops->vm_bo_free(vm_bo);
+	else
+		gpuvm_kfree(vm_bo);
+	gpuvm_put(gpuvm);
+	gpuvm_gem_object_put(obj);
+}
+
+struct gpuvm_bo *gpuvm_bo_find(struct gpuvm *gpuvm,
+			       struct gpuvm_gem_object *obj)
+{
+	struct gpuvm_bo *vm_bo;
+
+	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_find");
+	vm_bo = hash_lookup(obj, gpuvm);
+	return vm_bo ? gpuvm_bo_get(vm_bo) : NULL;
+}
+
+struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
+					struct gpuvm_gem_object *obj)
+{
+	struct gpuvm_bo *vm_bo, **table, **old;
+	unsigned int bits = 0;
+
+	if (gpuvm_immediate_mode(gpuvm))
+		gpuvm_warn(GPUVM_RULE_MODE,
+			   "gpuvm_bo_obtain_locked: VM '%s' is in immediate "
+			   "mode (use gpuvm_bo_obtain_prealloc)",
+			   gpuvm->name);
+
+	vm_bo = gpuvm_bo_find(gpuvm, obj);
+	if (vm_bo)
+		return vm_bo;
+
+	vm_bo = gpuvm_bo_create(gpuvm, obj);
+	if (!vm_bo)
+		return gpuvm_err_ptr(-ENOMEM);
+
+	/* Staged mode: the list lock is the resv, allocating is allowed. */
+	table = hash_grow_alloc(obj, &bits);
+	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_obtain_locked");
+	old = hash_grow_install(obj, table, bits);
+	gem_add_vm_bo(obj, vm_bo);
+	gpuvm_kfree(old);
+	return vm_bo;
+}
+
+struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
+{
+	struct gpuvm *gpuvm = prealloc->vm;
+	struct gpuvm_gem_object *obj = prealloc->obj;
+	struct gpuvm_bo *vm_bo, **table, **spare;
+	unsigned int bits = 0;
+
+	if (!gpuvm_immediate_mode(gpuvm))
+		gpuvm_warn(GPUVM_RULE_MODE,
+			   "gpuvm_bo_obtain_prealloc: VM '%s' is not in "
+			   "immediate mode (use gpuvm_bo_obtain_locked)",
+			   gpuvm->name);
+
+	/* Grow the table now: no allocation under the gpuva mutex. */
+	table = hash_grow_alloc(obj, &bits);
+
+	gpuvm_gem_gpuva_lock(obj);
+	vm_bo = gpuvm_bo_find(gpuvm, obj);
+	if (vm_bo) {
+		gpuvm_gem_gpuva_unlock(obj);
+		gpuvm_kfree(table);
+		/* Destroyed outside the mutex: vm_bo_free may take a resv. */
+		if (gpuvm_kref_put(&prealloc->kref,
+				   "gpuvm_bo_obtain_prealloc"))
+			vm_bo_free(prealloc);
+		return vm_bo;
+	}
+	spare = hash_grow_install(obj, table, bits);
+	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_obtain_prealloc");
+	gem_add_vm_bo(obj, prealloc);
+	gpuvm_gem_gpuva_unlock(obj);
+	gpuvm_kfree(spare);
+	return prealloc;
+}
+
+struct gpuvm_bo *gpuvm_bo_get(struct gpuvm_bo *vm_bo)
+{
+	gpuvm_kref_get(&vm_bo->kref, "gpuvm_bo_get");
+	return vm_bo;
+}
+
+/* ---- put, zombies, deferred cleanup ------------------------------------ */
+
+static void vm_bo_destroy(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm *gpuvm = vm_bo->vm;
+	struct gpuvm_gem_object *obj = vm_bo->obj;
+	bool lock = !gpuvm_resv_protected(gpuvm);
+
+	if (!lock)
+		gpuvm_resv_assert_held__(gpuvm, "gpuvm_bo_put");
+	vm_list_del(vm_bo, VM_LIST_EXTOBJ, lock);
+	vm_list_del(vm_bo, VM_LIST_EVICT, lock);
+
+	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_put");
+	gem_del_vm_bo(obj, vm_bo);
+	vm_bo_free(vm_bo);
+}
+
+bool gpuvm_bo_put(struct gpuvm_bo *vm_bo)
+{
+	if (!vm_bo)
+		return false;
+	if (!gpuvm_kref_put(&vm_bo->kref, "gpuvm_bo_put"))
+		return false;
+	vm_bo_destroy(vm_bo);
+	return true;
+}
+
+/* gpuva lock held; the count just reached zero. */
+static void vm_bo_zombify(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm *gpuvm = vm_bo->vm;
+
+	/* With resv-protected lists the VM resv would be needed: cleanup
+	 * removes the zombie from them later. */
+	if (!gpuvm_resv_protected(gpuvm)) {
+		vm_list_del(vm_bo, VM_LIST_EXTOBJ, true);
+		vm_list_del(vm_bo, VM_LIST_EVICT, true);
+	}
+	gem_del_vm_bo(vm_bo->obj, vm_bo);
+}
+
+bool gpuvm_bo_put_zombify_locked(struct gpuvm_bo *vm_bo, const char *func)
+{
+	if (!gpuvm_kref_put(&vm_bo->kref, func))
+		return false;
+	vm_bo_zombify(vm_bo);
+	return true;
+}
+
+void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo)
+{
+	cds_lfs_push(bo_defer_stack(vm_bo->vm),
+		     (struct cds_lfs_node *)(void *)&vm_bo->list.entry
+			     .bo_defer);
+}
+
+/* Decrement unless that would reach zero. Return: false if it would. */
+static bool kref_dec_not_one(int *ref)
+{
+	int old = __atomic_load_n(ref, __ATOMIC_RELAXED);
+
+	do {
+		if (old <= 1)
+			return false;
+	} while (!__atomic_compare_exchange_n(ref, &old, old - 1, true,
+					      __ATOMIC_RELEASE,
+					      __ATOMIC_RELAXED));
+	return true;
+}
+
+bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm_gem_object *obj;
+	bool zombie;
+
+	if (!vm_bo)
+		return false;
+	obj = vm_bo->obj;
+	if (!gpuvm_immediate_mode(vm_bo->vm))
+		gpuvm_warn(GPUVM_RULE_MODE,
+			   "gpuvm_bo_put_deferred: VM '%s' is not in immediate "
+			   "mode",
+			   vm_bo->vm->name);
+
+	/* The mutex is only needed when this may be the last reference. */
+	if (kref_dec_not_one(&vm_bo->kref))
+		return false;
+
+	gpuvm_gem_gpuva_lock(obj);
+	zombie = gpuvm_bo_put_zombify_locked(vm_bo, "gpuvm_bo_put_deferred");
+	gpuvm_gem_gpuva_unlock(obj);
+	/* Publish after unlocking: cleanup may free obj, and its mutex. */
+	if (zombie)
+		gpuvm_bo_defer_push(vm_bo);
+	return zombie;
+}
+
+static struct gpuvm_bo *defer_entry(struct cds_lfs_node *node)
+{
+	return container_of((struct gpuvm_llist_node *)(void *)node,
+			    struct gpuvm_bo, list.entry.bo_defer);
+}
+
+void gpuvm_bo_deferred_cleanup(struct gpuvm *gpuvm)
+{
+	struct cds_lfs_head *batch;
+	struct cds_lfs_node *node, *next;
+	bool protected_lists = gpuvm_resv_protected(gpuvm);
+	bool take_resv = protected_lists;
+
+	if (protected_lists && gpuvm_debug_enabled() &&
+	    gpuvm_resv_held(gpuvm)) {
+		gpuvm_warn(GPUVM_RULE_LOCK_HELD,
+			   "gpuvm_bo_deferred_cleanup: the VM resv of '%s' "
+			   "must not be held (cleanup takes it)",
+			   gpuvm->name);
+		take_resv = false; /* rather than deadlock on ourselves */
+	}
+
+	batch = __cds_lfs_pop_all(bo_defer_stack(gpuvm));
+	if (!batch)
+		return;
+
+	if (protected_lists) {
+		if (take_resv)
+			gpuvm_dma_resv_lock(gpuvm_resv(gpuvm), NULL);
+		cds_lfs_for_each(batch, node) {
+			vm_list_del(defer_entry(node), VM_LIST_EXTOBJ, false);
+			vm_list_del(defer_entry(node), VM_LIST_EVICT, false);
+		}
+		if (take_resv)
+			gpuvm_dma_resv_unlock(gpuvm_resv(gpuvm));
+	}
+	cds_lfs_for_each_safe(batch, node, next)
+		vm_bo_free(defer_entry(node));
+}
+
+/* ---- extobj and evict -------------------------------------------------- */
+
+void gpuvm_bo_extobj_add(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm *gpuvm = vm_bo->vm;
+	bool lock = !gpuvm_resv_protected(gpuvm);
+
+	if (!lock)
+		gpuvm_resv_assert_held__(gpuvm, "gpuvm_bo_extobj_add");
+	if (gpuvm_is_extobj(gpuvm, vm_bo->obj))
+		vm_list_add(vm_bo, VM_LIST_EXTOBJ, lock);
+}
+
+void gpuvm_bo_evict(struct gpuvm_bo *vm_bo, bool evict)
+{
+	struct gpuvm *gpuvm = vm_bo->vm;
+	struct gpuvm_gem_object *obj = vm_bo->obj;
+	bool lock = !gpuvm_resv_protected(gpuvm);
+
+	gpuvm_ww_mutex_assert_held(&obj->resv->lock, "gpuvm_bo_evict");
+	vm_bo->evicted = evict;
+
+	/* A resv-protected evict list needs the VM resv, which the caller
+	 * may not hold: prepare_objects adds evicted extobjs later. */
+	if (gpuvm_is_extobj(gpuvm, obj) && !lock)
+		return;
+	if (evict)
+		vm_list_add(vm_bo, VM_LIST_EVICT, lock);
+	else
+		vm_list_del(vm_bo, VM_LIST_EVICT, lock);
+}
+
+void gpuvm_bo_gem_evict(struct gpuvm_gem_object *obj, bool evict)
+{
+	struct gpuvm_bo *vm_bo;
+
+	gpuvm_gem_for_each_gpuvm_bo(vm_bo, obj) {
+		gpuvm_gem_list_assert_held(vm_bo->vm, obj,
+					   "gpuvm_bo_gem_evict");
+		gpuvm_bo_evict(vm_bo, evict);
+	}
+}

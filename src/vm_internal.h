@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared between the VM's source files (vm.c, va.c, vm_bo.c, vm_exec.c,
+ * sm.c). */
+#ifndef GPUVM_VM_INTERNAL_H
+#define GPUVM_VM_INTERNAL_H
+
+#include <gpuvm/vm.h>
+
+#include "internal.h"
+#include "va_index.h"
+
+static inline struct gpuvm_va_index *gpuvm_va_index(struct gpuvm *gpuvm)
+{
+	_Static_assert(sizeof(struct gpuvm_va_index) <=
+			       sizeof(gpuvm->rb.index__),
+		       "struct gpuvm reserves too little for the VA index");
+	return (struct gpuvm_va_index *)(void *)gpuvm->rb.index__;
+}
+
+/* Put @va into the index (the list is the caller's job). */
+static inline int gpuvm_va_insert_node(struct gpuvm *gpuvm, struct gpuva *va)
+{
+	return gpuvm_va_index_insert(gpuvm_va_index(gpuvm), va->va.addr,
+				     va->va.addr + va->va.range, va);
+}
+
+/* Take @va out of the index and the ordered list. */
+static inline void gpuvm_va_remove_node(struct gpuvm *gpuvm, struct gpuva *va)
+{
+	gpuvm_va_index_remove(gpuvm_va_index(gpuvm), va->va.addr);
+	gpuvm_list_del_init(&va->rb.entry);
+}
+
+/* The GEM list lock of @obj for @gpuvm's mode is held by this thread. */
+void gpuvm_gem_list_assert_held(struct gpuvm *gpuvm,
+				struct gpuvm_gem_object *obj,
+				const char *func);
+
+/*
+ * Drop a vm_bo reference with the GEM's gpuva lock held; on the last one,
+ * make it a zombie (off the GEM list, and off the extobj/evict lists
+ * unless they are resv-protected). Return: true when it became a zombie:
+ * the caller must gpuvm_bo_defer_push() it after unlocking.
+ */
+bool gpuvm_bo_put_zombify_locked(struct gpuvm_bo *vm_bo, const char *func);
+
+/* Publish a zombie on its VM's deferred list. */
+void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo);
+
+#endif /* GPUVM_VM_INTERNAL_H */
