@@ -121,8 +121,9 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 				continue;
 			}
 			/* A3: the VA goes on past the request. */
-			struct gpuva_op_map n = piece(req_end, range - req_range,
-						      obj, offset + req_range);
+			struct gpuva_op_map n =
+				piece(req_end, range - req_range, obj,
+				      offset + req_range);
 
 			ret = emit_remap(fn, priv, NULL, &n, va, keep);
 			if (ret)
@@ -133,8 +134,8 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 
 		if (addr < req_addr) {
 			uint64_t ls_range = req_addr - addr;
-			struct gpuva_op_map p = piece(addr, ls_range, obj,
-						      offset);
+			struct gpuva_op_map p =
+				piece(addr, ls_range, obj, offset);
 
 			keep = keep && offset + ls_range == req_offset;
 			if (end <= req_end) {
@@ -155,9 +156,9 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 				continue;
 			}
 			/* B3: the request lies inside the VA. */
-			struct gpuva_op_map n = piece(
-				req_end, end - req_end, obj,
-				offset + ls_range + req_range);
+			struct gpuva_op_map n =
+				piece(req_end, end - req_end, obj,
+				      offset + ls_range + req_range);
 
 			ret = emit_remap(fn, priv, &p, &n, va, keep);
 			if (ret)
@@ -186,7 +187,8 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 		if (ret)
 			return ret;
 		if (madvise)
-			return emit_map(fn, priv, addr, req_end - addr, NULL, 0);
+			return emit_map(fn, priv, addr, req_end - addr, NULL,
+					0);
 		break;
 	}
 
@@ -210,7 +212,7 @@ static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 		uint64_t offset = va->gem.offset;
 		uint64_t addr = va->va.addr, end = addr + va->va.range;
 		struct gpuva_op_map p, n;
-		bool split_prev = addr < req_addr, split_next = end > req_end;
+		bool split_prev = addr<req_addr, split_next = end> req_end;
 
 		if (split_prev)
 			p = piece(addr, req_addr - addr, obj, offset);
@@ -362,14 +364,14 @@ static int record_step(struct gpuva_op *step, void *priv)
 		if (!remap->unmap)
 			goto err;
 		if (step->remap.prev) {
-			remap->prev = dup(step->remap.prev,
-					  sizeof(*remap->prev));
+			remap->prev =
+				dup(step->remap.prev, sizeof(*remap->prev));
 			if (!remap->prev)
 				goto err;
 		}
 		if (step->remap.next) {
-			remap->next = dup(step->remap.next,
-					  sizeof(*remap->next));
+			remap->next =
+				dup(step->remap.next, sizeof(*remap->next));
 			if (!remap->next)
 				goto err;
 		}
@@ -420,8 +422,8 @@ void gpuva_ops_free(struct gpuvm *gpuvm, struct gpuva_ops *ops)
 
 static struct gpuva_ops *record_walk(struct gpuvm *gpuvm,
 				     const struct gpuvm_map_req *req,
-				     uint64_t addr, uint64_t range,
-				     bool unmap, bool madvise)
+				     uint64_t addr, uint64_t range, bool unmap,
+				     bool madvise)
 {
 	struct recorder r = { gpuvm, ops_alloc() };
 	int ret;

@@ -20,8 +20,7 @@
 /* Below this many vm_bos a list walk is as fast as hashing. */
 #define HASH_MIN_VM_BOS 8
 
-_Static_assert(sizeof(struct gpuvm_llist_node) ==
-		       sizeof(struct cds_lfs_node),
+_Static_assert(sizeof(struct gpuvm_llist_node) == sizeof(struct cds_lfs_node),
 	       "gpuvm_llist_node must match liburcu's cds_lfs_node");
 _Static_assert(sizeof(struct gpuvm_llist_head) ==
 		       sizeof(struct __cds_lfs_stack),
@@ -72,8 +71,8 @@ static struct gpuvm_bo *hash_lookup(struct gpuvm_gem_object *obj,
 	struct gpuvm_bo *vm_bo;
 
 	if (obj->gpuva.hash__) {
-		vm_bo = obj->gpuva.hash__[hash_vm(gpuvm,
-						  obj->gpuva.hash_bits__)];
+		vm_bo = obj->gpuva
+				.hash__[hash_vm(gpuvm, obj->gpuva.hash_bits__)];
 		for (; vm_bo; vm_bo = vm_bo->hash_next__)
 			if (vm_bo->vm == gpuvm)
 				return vm_bo;
@@ -181,8 +180,7 @@ static struct gpuvm_mutex *vm_list_lock(struct gpuvm *gpuvm, enum vm_list l)
 	return l == VM_LIST_EXTOBJ ? &gpuvm->extobj.lock : &gpuvm->evict.lock;
 }
 
-static struct gpuvm_list_head *vm_list_head(struct gpuvm *gpuvm,
-					    enum vm_list l)
+static struct gpuvm_list_head *vm_list_head(struct gpuvm *gpuvm, enum vm_list l)
 {
 	return l == VM_LIST_EXTOBJ ? &gpuvm->extobj.list : &gpuvm->evict.list;
 }
@@ -321,8 +319,7 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 		gpuvm_gem_gpuva_unlock(obj);
 		gpuvm_kfree(table);
 		/* Destroyed outside the mutex: vm_bo_free may take a resv. */
-		if (gpuvm_kref_put(&prealloc->kref,
-				   "gpuvm_bo_obtain_prealloc"))
+		if (gpuvm_kref_put(&prealloc->kref, "gpuvm_bo_obtain_prealloc"))
 			vm_bo_free(prealloc);
 		return vm_bo;
 	}
@@ -392,9 +389,9 @@ bool gpuvm_bo_put_zombify_locked(struct gpuvm_bo *vm_bo, const char *func)
 
 void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo)
 {
-	cds_lfs_push(bo_defer_stack(vm_bo->vm),
-		     (struct cds_lfs_node *)(void *)&vm_bo->list.entry
-			     .bo_defer);
+	cds_lfs_push(
+		bo_defer_stack(vm_bo->vm),
+		(struct cds_lfs_node *)(void *)&vm_bo->list.entry.bo_defer);
 }
 
 /* Decrement unless that would reach zero. Return: false if it would. */
@@ -405,9 +402,8 @@ static bool kref_dec_not_one(int *ref)
 	do {
 		if (old <= 1)
 			return false;
-	} while (!__atomic_compare_exchange_n(ref, &old, old - 1, true,
-					      __ATOMIC_RELEASE,
-					      __ATOMIC_RELAXED));
+	} while (!__atomic_compare_exchange_n(
+		ref, &old, old - 1, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 	return true;
 }
 

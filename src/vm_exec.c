@@ -25,8 +25,8 @@ struct list_walk {
 	const char *func;
 };
 
-static void walk_init(struct list_walk *w, struct gpuvm *gpuvm,
-		      enum vm_list l, const char *func)
+static void walk_init(struct list_walk *w, struct gpuvm *gpuvm, enum vm_list l,
+		      const char *func)
 {
 	w->gpuvm = gpuvm;
 	if (l == VM_LIST_EXTOBJ) {
@@ -118,8 +118,7 @@ int gpuvm_prepare_vm(struct gpuvm *gpuvm, struct gpuvm_exec *exec,
 	return exec_prepare_obj(exec, gpuvm->r_obj, num_fences);
 }
 
-static int prepare_objects_locked(struct gpuvm *gpuvm,
-				  struct gpuvm_exec *exec,
+static int prepare_objects_locked(struct gpuvm *gpuvm, struct gpuvm_exec *exec,
 				  unsigned int num_fences)
 {
 	struct gpuvm_bo *vm_bo;
@@ -187,8 +186,7 @@ int gpuvm_vm_exec_lock(struct gpuvm_vm_exec *vm_exec)
 	int ret;
 
 	gpuvm_exec_init(exec, vm_exec->flags, 0);
-	gpuvm_exec_until_all_locked(exec)
-	{
+	gpuvm_exec_until_all_locked(exec) {
 		ret = gpuvm_prepare_vm(gpuvm, exec, num_fences);
 		gpuvm_exec_retry_on_contention(exec);
 		if (ret)
@@ -245,8 +243,7 @@ int gpuvm_vm_exec_lock_range(struct gpuvm_vm_exec *vm_exec, uint64_t addr,
 	int ret;
 
 	gpuvm_exec_init(exec, vm_exec->flags, 0);
-	gpuvm_exec_until_all_locked(exec)
-	{
+	gpuvm_exec_until_all_locked(exec) {
 		ret = gpuvm_prepare_range(vm_exec->vm, exec, addr, range,
 					  vm_exec->num_fences);
 		gpuvm_exec_retry_on_contention(exec);

@@ -33,8 +33,7 @@ static inline void gpuvm_va_remove_node(struct gpuvm *gpuvm, struct gpuva *va)
 
 /* The GEM list lock of @obj for @gpuvm's mode is held by this thread. */
 void gpuvm_gem_list_assert_held(struct gpuvm *gpuvm,
-				struct gpuvm_gem_object *obj,
-				const char *func);
+				struct gpuvm_gem_object *obj, const char *func);
 
 /*
  * Drop a vm_bo reference with the GEM's gpuva lock held; on the last one,

@@ -32,7 +32,6 @@ GPUVM_BEGIN_DECLS
 
 struct gpuvm_bo;
 
-
 struct gpuvm_gem_object;
 
 /**

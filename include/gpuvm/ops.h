@@ -123,8 +123,8 @@ GPUVM_EXPORT int gpuvm_sm_map(struct gpuvm *gpuvm, void *priv,
 
 /* As gpuvm_sm_map() for an unmap request: REMAP and UNMAP steps only
  * (sm_step_map is not needed). */
-GPUVM_EXPORT int gpuvm_sm_unmap(struct gpuvm *gpuvm, void *priv,
-				uint64_t addr, uint64_t range);
+GPUVM_EXPORT int gpuvm_sm_unmap(struct gpuvm *gpuvm, void *priv, uint64_t addr,
+				uint64_t range);
 
 /**
  * gpuvm_sm_map_exec_lock() - lock what a map request would touch
@@ -178,12 +178,12 @@ static inline void
 gpuva_op_remap_to_unmap_range(const struct gpuva_op_remap *op,
 			      uint64_t *start_addr, uint64_t *range)
 {
-	const uint64_t va_start = op->prev ?
-					  op->prev->va.addr + op->prev->va.range :
-					  op->unmap->va->va.addr;
-	const uint64_t va_end = op->next ? op->next->va.addr :
-					   op->unmap->va->va.addr +
-						   op->unmap->va->va.range;
+	const uint64_t va_start =
+		op->prev ? op->prev->va.addr + op->prev->va.range :
+			   op->unmap->va->va.addr;
+	const uint64_t va_end =
+		op->next ? op->next->va.addr :
+			   op->unmap->va->va.addr + op->unmap->va->va.range;
 
 	if (start_addr)
 		*start_addr = va_start;

@@ -90,8 +90,8 @@ GPUVM_EXPORT void gpuva_remove(struct gpuva *va);
 
 /* The lowest VA overlapping [addr, addr + range), or NULL. The kernel
  * node counts. range 0 behaves as in the kernel (see README). */
-GPUVM_EXPORT struct gpuva *gpuva_find_first(struct gpuvm *gpuvm,
-					    uint64_t addr, uint64_t range);
+GPUVM_EXPORT struct gpuva *gpuva_find_first(struct gpuvm *gpuvm, uint64_t addr,
+					    uint64_t range);
 
 /* The VA spanning exactly [addr, addr + range), or NULL. */
 GPUVM_EXPORT struct gpuva *gpuva_find(struct gpuvm *gpuvm, uint64_t addr,
@@ -104,8 +104,7 @@ GPUVM_EXPORT struct gpuva *gpuva_find(struct gpuvm *gpuvm, uint64_t addr,
  * otherwise the first VA overlapping [start - 1, start + 1), which is the
  * VA starting at @start when nothing covers start - 1.
  */
-GPUVM_EXPORT struct gpuva *gpuva_find_prev(struct gpuvm *gpuvm,
-					   uint64_t start);
+GPUVM_EXPORT struct gpuva *gpuva_find_prev(struct gpuvm *gpuvm, uint64_t start);
 
 /**
  * gpuva_find_next() - the VA covering @end
@@ -189,11 +188,10 @@ GPUVM_EXPORT struct gpuva *gpuvm_va_first__(struct gpuvm *gpuvm);
  * Includes the kernel node when it overlaps. Not safe against removal of
  * the current VA; use the _safe variant for that.
  */
-#define gpuvm_for_each_va_range(va__, gpuvm__, start__, end__)              \
-	for ((va__) = gpuva_find_first((gpuvm__), (start__),                \
-				       (end__) - (start__));                \
-	     (va__) && (va__)->va.addr < (end__);                           \
-	     (va__) = gpuva_next__(va__))
+#define gpuvm_for_each_va_range(va__, gpuvm__, start__, end__) \
+	for ((va__) = gpuva_find_first((gpuvm__), (start__),   \
+				       (end__) - (start__));   \
+	     (va__) && (va__)->va.addr < (end__); (va__) = gpuva_next__(va__))
 
 #define gpuvm_for_each_va_range_safe(va__, next__, gpuvm__, start__, end__) \
 	for ((va__) = gpuva_find_first((gpuvm__), (start__),                \
@@ -203,13 +201,13 @@ GPUVM_EXPORT struct gpuva *gpuvm_va_first__(struct gpuvm *gpuvm);
 	     (va__) = (next__), (next__) = gpuva_next__(next__))
 
 /* Every VA of the VM, ascending, the kernel node included. */
-#define gpuvm_for_each_va(va__, gpuvm__)                      \
-	for ((va__) = gpuvm_va_first__(gpuvm__); (va__);      \
+#define gpuvm_for_each_va(va__, gpuvm__)                 \
+	for ((va__) = gpuvm_va_first__(gpuvm__); (va__); \
 	     (va__) = gpuva_next__(va__))
 
-#define gpuvm_for_each_va_safe(va__, next__, gpuvm__)                      \
-	for ((va__) = gpuvm_va_first__(gpuvm__),                           \
-	    (next__) = gpuva_next__(va__);                                 \
+#define gpuvm_for_each_va_safe(va__, next__, gpuvm__) \
+	for ((va__) = gpuvm_va_first__(gpuvm__),      \
+	    (next__) = gpuva_next__(va__);            \
 	     (va__); (va__) = (next__), (next__) = gpuva_next__(next__))
 
 GPUVM_END_DECLS

@@ -303,15 +303,14 @@ GPUVM_EXPORT void gpuvm_bo_evict(struct gpuvm_bo *vm_bo, bool evict);
 
 /* gpuvm_bo_evict() for every vm_bo of @obj. Context: the GEM's resv and,
  * in immediate mode, its gpuva lock. */
-GPUVM_EXPORT void gpuvm_bo_gem_evict(struct gpuvm_gem_object *obj,
-				     bool evict);
+GPUVM_EXPORT void gpuvm_bo_gem_evict(struct gpuvm_gem_object *obj, bool evict);
 
 /* VAs linked to a vm_bo; the caller holds the GEM list lock. (Unlike the
  * kernel's macro, this one uses its vm_bo argument.) */
-#define gpuvm_bo_for_each_va(va__, vm_bo__)                                \
+#define gpuvm_bo_for_each_va(va__, vm_bo__) \
 	gpuvm_list_for_each_entry(va__, &(vm_bo__)->list.gpuva, gem.entry)
 
-#define gpuvm_bo_for_each_va_safe(va__, next__, vm_bo__)                    \
+#define gpuvm_bo_for_each_va_safe(va__, next__, vm_bo__)                     \
 	gpuvm_list_for_each_entry_safe(va__, next__, &(vm_bo__)->list.gpuva, \
 				       gem.entry)
 
@@ -319,7 +318,7 @@ GPUVM_EXPORT void gpuvm_bo_gem_evict(struct gpuvm_gem_object *obj,
 #define gpuvm_gem_for_each_gpuvm_bo(vm_bo__, obj__) \
 	gpuvm_list_for_each_entry(vm_bo__, &(obj__)->gpuva.list, list.entry.gem)
 
-#define gpuvm_gem_for_each_gpuvm_bo_safe(vm_bo__, next__, obj__)      \
+#define gpuvm_gem_for_each_gpuvm_bo_safe(vm_bo__, next__, obj__)              \
 	gpuvm_list_for_each_entry_safe(vm_bo__, next__, &(obj__)->gpuva.list, \
 				       list.entry.gem)
 
@@ -390,10 +389,11 @@ static inline int gpuvm_vm_exec_validate(struct gpuvm_vm_exec *vm_exec)
 	return gpuvm_validate(vm_exec->vm, &vm_exec->exec);
 }
 
-static inline void gpuvm_vm_exec_resv_add_fence(struct gpuvm_vm_exec *vm_exec,
-				     struct gpuvm_dma_fence *fence,
-				     enum gpuvm_dma_resv_usage private_usage,
-				     enum gpuvm_dma_resv_usage extobj_usage)
+static inline void
+gpuvm_vm_exec_resv_add_fence(struct gpuvm_vm_exec *vm_exec,
+			     struct gpuvm_dma_fence *fence,
+			     enum gpuvm_dma_resv_usage private_usage,
+			     enum gpuvm_dma_resv_usage extobj_usage)
 {
 	gpuvm_resv_add_fence(vm_exec->vm, &vm_exec->exec, fence, private_usage,
 			     extobj_usage);

@@ -482,8 +482,7 @@ struct gpuvm_bo *fx_vm_bo(struct fx_vm *fx, struct gpuvm_gem_object *obj)
 	struct gpuvm_bo *vm_bo, *found = NULL;
 
 	fx_gem_list_lock(fx, obj);
-	gpuvm_gem_for_each_gpuvm_bo(vm_bo, obj)
-	{
+	gpuvm_gem_for_each_gpuvm_bo(vm_bo, obj) {
 		if (vm_bo->vm == &fx->base)
 			found = vm_bo;
 	}
