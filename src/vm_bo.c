@@ -294,6 +294,7 @@ struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
 	old = hash_grow_install(obj, table, bits);
 	gem_add_vm_bo(obj, vm_bo);
 	gpuvm_kfree(old);
+	gpuvm_hook("obtain:after_list_add");
 	return vm_bo;
 }
 
@@ -328,6 +329,7 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 	gem_add_vm_bo(obj, prealloc);
 	gpuvm_gem_gpuva_unlock(obj);
 	gpuvm_kfree(spare);
+	gpuvm_hook("obtain:after_list_add");
 	return prealloc;
 }
 
@@ -428,6 +430,7 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 	gpuvm_gem_gpuva_lock(obj);
 	zombie = gpuvm_bo_put_zombify_locked(vm_bo, "gpuvm_bo_put_deferred");
 	gpuvm_gem_gpuva_unlock(obj);
+	gpuvm_hook("put_deferred:after_unlock");
 	/* Publish after unlocking: cleanup may free obj, and its mutex. */
 	if (zombie)
 		gpuvm_bo_defer_push(vm_bo);
@@ -470,6 +473,7 @@ void gpuvm_bo_deferred_cleanup(struct gpuvm *gpuvm)
 		if (take_resv)
 			gpuvm_dma_resv_unlock(gpuvm_resv(gpuvm));
 	}
+	gpuvm_hook("cleanup:before_destroy");
 	cds_lfs_for_each_safe(batch, node, next)
 		vm_bo_free(defer_entry(node));
 }

@@ -182,6 +182,47 @@ GPUVM_EXPORT void gpuvm_might_alloc(const char *func);
  */
 GPUVM_EXPORT void gpuvm_might_wait_fence(const char *func);
 
+/* ---- hook points: reproducible interleavings without sleeps ------------ */
+
+/*
+ * Library functions contain named hook points (e.g. "obtain:after_list_add",
+ * "cleanup:before_destroy"; each header lists its own). A test arms a point
+ * to park threads there, waits until they arrived, does what the
+ * interleaving needs, then releases them. An unarmed point costs one
+ * branch. Drivers may place their own points with gpuvm_hook().
+ */
+GPUVM_EXPORT extern int gpuvm_hooks_armed__;
+GPUVM_EXPORT void gpuvm_hook_hit__(const char *name);
+
+#define gpuvm_hook(name)                                                 \
+	do {                                                             \
+		if (gpuvm_unlikely(__atomic_load_n(&gpuvm_hooks_armed__, \
+						   __ATOMIC_RELAXED)))   \
+			gpuvm_hook_hit__(name);                          \
+	} while (0)
+
+/* Park the next @count threads that reach @name until it is released. */
+GPUVM_EXPORT void gpuvm_hook_park(const char *name, unsigned int count);
+
+/* Run @fn(@name, @arg) on every thread that reaches @name until
+ * gpuvm_hook_release(); it may park, record state or break a rule. */
+GPUVM_EXPORT void
+gpuvm_hook_set_callback(const char *name,
+			void (*fn)(const char *name, void *arg), void *arg);
+
+/* Wait until @n threads are parked at @name. Return: false after 10 s
+ * (reported as GPUVM_RULE_CHECKER), so a broken test fails, not hangs. */
+GPUVM_EXPORT bool gpuvm_hook_wait_parked(const char *name, unsigned int n);
+
+/* Release the threads parked at @name and disarm it. */
+GPUVM_EXPORT void gpuvm_hook_release(const char *name);
+
+/* Times @name was reached while armed. */
+GPUVM_EXPORT unsigned long gpuvm_hook_hits(const char *name);
+
+/* Release and disarm every point. */
+GPUVM_EXPORT void gpuvm_hook_reset(void);
+
 /* ---- interrupting waits (the userspace stand-in for a signal) ----------- */
 
 /**

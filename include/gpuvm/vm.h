@@ -14,6 +14,13 @@
  *  - GPUVM_RESV_PROTECTED: the VM's extobj/evict lists are protected by
  *    the VM's resv (held by the caller), otherwise by internal locks.
  * Every rule is asserted by the debug checker and reported by name.
+ *
+ * Hook points (see gpuvm_hook_park() in debug.h):
+ *  "obtain:after_list_add"     obtain published a new vm_bo (lock dropped)
+ *  "put_deferred:after_unlock" a final deferred put dropped the gpuva lock
+ *                              and is about to publish the zombie
+ *  "cleanup:before_destroy"    deferred cleanup took its batch and is about
+ *                              to free it
  */
 #ifndef GPUVM_VM_H
 #define GPUVM_VM_H
