@@ -17,6 +17,30 @@
 #include "kref.h"
 #include "vm_internal.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define VM_BO_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VM_BO_TSAN 1
+#endif
+#endif
+
+/*
+ * liburcu's stack lives in an uninstrumented library, so ThreadSanitizer
+ * cannot see that a push (a full barrier there) happens before the pop_all
+ * that takes the node, and reports the zombie's free as racing with the
+ * pushing thread's last accesses. Tell it, per VM.
+ */
+#ifdef VM_BO_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define defer_tsan_release(gpuvm) __tsan_release(&(gpuvm)->bo_defer)
+#define defer_tsan_acquire(gpuvm) __tsan_acquire(&(gpuvm)->bo_defer)
+#else
+#define defer_tsan_release(gpuvm) ((void)(gpuvm))
+#define defer_tsan_acquire(gpuvm) ((void)(gpuvm))
+#endif
+
 /* Below this many vm_bos a list walk is as fast as hashing. */
 #define HASH_MIN_VM_BOS 8
 
@@ -150,6 +174,11 @@ static void gem_add_vm_bo(struct gpuvm_gem_object *obj, struct gpuvm_bo *vm_bo)
 /* GEM list lock held: the opposite. Never allocates. */
 static void gem_del_vm_bo(struct gpuvm_gem_object *obj, struct gpuvm_bo *vm_bo)
 {
+	/* A vm_bo from gpuvm_bo_create() that was never published (a
+	 * prealloc dropped on an error path) is on no list and not counted:
+	 * its entry is still self-linked, as in the kernel. */
+	if (gpuvm_list_empty(&vm_bo->list.entry.gem))
+		return;
 	gpuvm_list_del(&vm_bo->list.entry.gem);
 	__atomic_store_n(&obj->gpuva.nr_vm_bos__, obj->gpuva.nr_vm_bos__ - 1,
 			 __ATOMIC_RELAXED);
@@ -391,8 +420,12 @@ bool gpuvm_bo_put_zombify_locked(struct gpuvm_bo *vm_bo, const char *func)
 
 void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo)
 {
+	struct gpuvm *gpuvm = vm_bo->vm;
+
+	/* After the last access to *vm_bo but the push itself. */
+	defer_tsan_release(gpuvm);
 	cds_lfs_push(
-		bo_defer_stack(vm_bo->vm),
+		bo_defer_stack(gpuvm),
 		(struct cds_lfs_node *)(void *)&vm_bo->list.entry.bo_defer);
 }
 
@@ -462,6 +495,7 @@ void gpuvm_bo_deferred_cleanup(struct gpuvm *gpuvm)
 	batch = __cds_lfs_pop_all(bo_defer_stack(gpuvm));
 	if (!batch)
 		return;
+	defer_tsan_acquire(gpuvm);
 
 	if (protected_lists) {
 		if (take_resv)

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gpuvm-replay: runs a trace (see README, "Trace format") through libgpuvm
+ * with a built-in reference driver and prints what the library did.
+ *
+ * The replay core is a static library so tests can run traces in-process,
+ * on memory streams, with fault injection armed.
+ */
+#ifndef GPUVM_REPLAY_H
+#define GPUVM_REPLAY_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Op kinds counted in struct replay_stats (indexes of ops[]). */
+enum replay_op_kind {
+	REPLAY_OP_MAP,
+	REPLAY_OP_REMAP,
+	REPLAY_OP_UNMAP,
+	REPLAY_OP_PREFETCH,
+	REPLAY_OP_KINDS,
+};
+
+/**
+ * struct replay_stats - what one replay did
+ * @lines: lines read
+ * @commands: commands run (lines that parsed)
+ * @parse_errors: lines that did not parse
+ * @errors: commands that answered `error NAME`
+ * @ops: ops printed, by enum replay_op_kind
+ * @warnings: library warnings during the replay (teardown included)
+ * @leaked: live library allocations left after teardown (0 when none)
+ * @elapsed_ns: wall time of the replay, teardown included
+ * @fault_line: line of the first command during which an armed allocation
+ *              fault (gpuvm_alloc_fail_nth) fired; 0 when none fired in a
+ *              command. REPLAY_FAULT_TEARDOWN: it fired in the teardown.
+ */
+struct replay_stats {
+	unsigned long lines;
+	unsigned long commands;
+	unsigned long parse_errors;
+	unsigned long errors;
+	unsigned long ops[REPLAY_OP_KINDS];
+	unsigned long warnings;
+	long leaked;
+	unsigned long long elapsed_ns;
+	unsigned long fault_line;
+};
+
+#define REPLAY_FAULT_TEARDOWN (~0ul)
+
+/**
+ * struct replay_opts - how to run a replay
+ * @warn_handler: install a warning handler that prints each library
+ *                warning to the error stream as
+ *                "libgpuvm: WARNING [rule] message" for the duration of the
+ *                replay (the default handler is restored afterwards). Off:
+ *                whatever handler is installed keeps receiving them (tests).
+ * @stats: filled in at the end when not NULL
+ */
+struct replay_opts {
+	bool warn_handler;
+	struct replay_stats *stats;
+};
+
+/* Exit statuses of replay_run() and of the tool. */
+#define REPLAY_OK 0
+#define REPLAY_WARNED 1 /* a library warning, or a leak */
+#define REPLAY_USAGE 2 /* usage error or unreadable input */
+
+/**
+ * replay_run() - run the trace read from @in
+ * @in: the trace
+ * @name: how to call @in in diagnostics ("FILE:LINE: ...")
+ * @out: receives the contract output
+ * @err: receives diagnostics (parse errors, warnings, leaks)
+ * @opts: may be NULL (defaults: no handler, no stats)
+ *
+ * Runs every command, then tears everything down. Not reentrant: one
+ * replay at a time per process (the warning handler and the allocation
+ * counters are process wide).
+ *
+ * Return: REPLAY_OK; REPLAY_WARNED when the library warned or something
+ * leaked; REPLAY_USAGE when reading @in failed.
+ */
+int replay_run(FILE *in, const char *name, FILE *out, FILE *err,
+	       const struct replay_opts *opts);
+
+/* Print @st as the --stats summary. */
+void replay_print_stats(FILE *f, const struct replay_stats *st);
+
+/* The built-in example trace of `gpuvm-replay --demo`. */
+extern const char replay_demo_trace[];
+
+#endif /* GPUVM_REPLAY_H */
