@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rcu.h"
 
 static atomic_long live_allocations;
 /* Allocations left before the injected fault; 0 = disarmed. */
@@ -98,6 +99,11 @@ GPUVM_EXPORT void gpuvm_kfree(void *ptr)
 GPUVM_EXPORT long gpuvm_alloc_live(void)
 {
 	return atomic_load(&live_allocations);
+}
+
+GPUVM_EXPORT void gpuvm_alloc_drain(void)
+{
+	gpuvm_rcu_barrier();
 }
 
 GPUVM_EXPORT void gpuvm_alloc_fail_nth(unsigned long n)

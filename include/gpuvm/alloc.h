@@ -62,6 +62,15 @@ static inline void *gpuvm_kcalloc(size_t n, size_t size, gpuvm_gfp_t gfp)
 GPUVM_EXPORT long gpuvm_alloc_live(void);
 
 /**
+ * gpuvm_alloc_drain() - wait until every deferred free has happened
+ *
+ * Some memory (fence lists, fences) is freed after an RCU grace period,
+ * on another thread. Call this before comparing gpuvm_alloc_live() with
+ * an earlier value. Context: may block; not inside an RCU read section.
+ */
+GPUVM_EXPORT void gpuvm_alloc_drain(void);
+
+/**
  * gpuvm_alloc_fail_nth() - make the @n-th next allocation fail
  * @n: 1 fails the very next allocation; 0 disarms
  *
