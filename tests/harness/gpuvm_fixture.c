@@ -880,3 +880,147 @@ void fx_use_counted_ops(struct fx_vm *fx)
 	fx_op_allocs = 0;
 	fx_op_frees = 0;
 }
+
+/* ---- modes and state queries ------------------------------------------- */
+
+const struct fx_mode fx_modes[FX_NR_MODES] = {
+	{ "staged", 0 },
+	{ "staged+resv-protected", GPUVM_RESV_PROTECTED },
+	{ "immediate", GPUVM_IMMEDIATE_MODE },
+	{ "immediate+resv-protected",
+	  GPUVM_IMMEDIATE_MODE | GPUVM_RESV_PROTECTED },
+};
+
+int fx_vm_kref(const struct gpuvm *gpuvm)
+{
+	return __atomic_load_n(&gpuvm->kref, __ATOMIC_RELAXED);
+}
+
+int fx_bo_kref(const struct gpuvm_bo *vm_bo)
+{
+	return __atomic_load_n(&vm_bo->kref, __ATOMIC_RELAXED);
+}
+
+unsigned int fx_list_count(const struct gpuvm_list_head *head)
+{
+	const struct gpuvm_list_head *pos;
+	unsigned int n = 0;
+
+	for (pos = head->next; pos != head; pos = pos->next)
+		n++;
+	return n;
+}
+
+static bool list_contains(const struct gpuvm_list_head *head,
+			  const struct gpuvm_list_head *entry)
+{
+	const struct gpuvm_list_head *pos;
+
+	for (pos = head->next; pos != head; pos = pos->next)
+		if (pos == entry)
+			return true;
+	return false;
+}
+
+bool fx_bo_on_gem_list(const struct gpuvm_bo *vm_bo)
+{
+	return list_contains(&vm_bo->obj->gpuva.list, &vm_bo->list.entry.gem);
+}
+
+bool fx_bo_on_extobj(const struct gpuvm_bo *vm_bo)
+{
+	return list_contains(&vm_bo->vm->extobj.list,
+			     &vm_bo->list.entry.extobj);
+}
+
+bool fx_bo_on_evict(const struct gpuvm_bo *vm_bo)
+{
+	return list_contains(&vm_bo->vm->evict.list, &vm_bo->list.entry.evict);
+}
+
+bool fx_bo_on_defer(const struct gpuvm_bo *vm_bo)
+{
+	const struct gpuvm_llist_node *node;
+
+	for (node = vm_bo->vm->bo_defer.first; node; node = node->next)
+		if (node == &vm_bo->list.entry.bo_defer)
+			return true;
+	return false;
+}
+
+unsigned int fx_defer_count(const struct gpuvm *gpuvm)
+{
+	const struct gpuvm_llist_node *node;
+	unsigned int n = 0;
+
+	for (node = gpuvm->bo_defer.first; node; node = node->next)
+		n++;
+	return n;
+}
+
+void fx_exec_lock_objs(struct gpuvm_exec *exec,
+		       struct gpuvm_gem_object *const *objs, unsigned int n)
+{
+	unsigned int i;
+	int ret;
+
+	gpuvm_exec_init(exec, GPUVM_EXEC_IGNORE_DUPLICATES, n);
+	gpuvm_exec_until_all_locked(exec) {
+		for (i = 0; i < n; i++) {
+			if (!objs[i])
+				continue;
+			ret = gpuvm_exec_lock_obj(exec, objs[i]);
+			gpuvm_exec_retry_on_contention(exec);
+			assert_int_equal(ret, 0);
+		}
+	}
+}
+
+void fx_vm_resv_lock(struct fx_vm *fx)
+{
+	assert_int_equal(gpuvm_dma_resv_lock(gpuvm_resv(&fx->base), NULL), 0);
+}
+
+void fx_vm_resv_unlock(struct fx_vm *fx)
+{
+	gpuvm_dma_resv_unlock(gpuvm_resv(&fx->base));
+}
+
+struct gpuvm_bo *fx_bo_obtain(struct fx_vm *fx, struct gpuvm_gem_object *obj)
+{
+	struct gpuvm_bo *vm_bo;
+
+	if (gpuvm_immediate_mode(&fx->base)) {
+		vm_bo = gpuvm_bo_create(&fx->base, obj);
+		assert_non_null(vm_bo);
+		return gpuvm_bo_obtain_prealloc(vm_bo);
+	}
+	fx_gem_list_lock(fx, obj);
+	vm_bo = gpuvm_bo_obtain_locked(&fx->base, obj);
+	fx_gem_list_unlock(fx, obj);
+	assert_false(gpuvm_is_err_or_null(vm_bo));
+	return vm_bo;
+}
+
+bool fx_bo_put_locked(struct fx_vm *fx, struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm_gem_object *obj = vm_bo->obj;
+	bool destroyed;
+
+	if (!gpuvm_immediate_mode(&fx->base)) {
+		/* The exec holds the VM resv and the object's resv. */
+		fx_gem_list_lock(fx, obj);
+		destroyed = gpuvm_bo_put(vm_bo);
+		fx_gem_list_unlock(fx, obj);
+		return destroyed;
+	}
+	/* The VM resv before the gpuva mutex: no resv under the mutex. */
+	if (gpuvm_resv_protected(&fx->base))
+		fx_vm_resv_lock(fx);
+	gpuvm_gem_gpuva_lock(obj);
+	destroyed = gpuvm_bo_put(vm_bo);
+	gpuvm_gem_gpuva_unlock(obj);
+	if (gpuvm_resv_protected(&fx->base))
+		fx_vm_resv_unlock(fx);
+	return destroyed;
+}

@@ -294,4 +294,58 @@ void fx_op_free(struct gpuva_op *op);
 /* Install fx_op_alloc/fx_op_free in fx->ops and zero the counters. */
 void fx_use_counted_ops(struct fx_vm *fx);
 
+
+/* ---- modes and state queries (for the VM contract tests) ---------------- */
+
+/* The four locking modes: staged/immediate x plain/GPUVM_RESV_PROTECTED. */
+struct fx_mode {
+	const char *name;
+	enum gpuvm_flags flags;
+};
+
+#define FX_NR_MODES 4
+extern const struct fx_mode fx_modes[FX_NR_MODES];
+
+/*
+ * Snapshots for assertions. They take no lock: call them from the test
+ * thread while no other thread changes the VM. The list queries walk the
+ * lists, so pass only vm_bos that are still allocated (live or zombie).
+ */
+int fx_vm_kref(const struct gpuvm *gpuvm);
+int fx_bo_kref(const struct gpuvm_bo *vm_bo);
+unsigned int fx_list_count(const struct gpuvm_list_head *head);
+bool fx_bo_on_gem_list(const struct gpuvm_bo *vm_bo);
+bool fx_bo_on_extobj(const struct gpuvm_bo *vm_bo);
+bool fx_bo_on_evict(const struct gpuvm_bo *vm_bo);
+bool fx_bo_on_defer(const struct gpuvm_bo *vm_bo);
+/* Zombies waiting on @gpuvm's deferred list. */
+unsigned int fx_defer_count(const struct gpuvm *gpuvm);
+
+/*
+ * Lock the resvs of @objs (NULL entries skipped) in @exec, initialised
+ * here with GPUVM_EXEC_IGNORE_DUPLICATES, asserting success. Unlock with
+ * gpuvm_exec_fini().
+ */
+void fx_exec_lock_objs(struct gpuvm_exec *exec,
+		       struct gpuvm_gem_object *const *objs, unsigned int n);
+
+/* Lock / unlock the VM resv alone (no acquire context). */
+void fx_vm_resv_lock(struct fx_vm *fx);
+void fx_vm_resv_unlock(struct fx_vm *fx);
+
+/*
+ * A vm_bo of (@fx, @obj) with a reference for the caller, obtained the
+ * way the mode wants: gpuvm_bo_obtain_locked() under the GEM list lock
+ * (staged) or gpuvm_bo_create() + gpuvm_bo_obtain_prealloc() (immediate).
+ * Not put on the extobj list.
+ */
+struct gpuvm_bo *fx_bo_obtain(struct fx_vm *fx, struct gpuvm_gem_object *obj);
+
+/*
+ * gpuvm_bo_put() with every lock a final put needs in the mode: the GEM
+ * list lock and, with GPUVM_RESV_PROTECTED, the VM resv. Return: what
+ * gpuvm_bo_put() returned.
+ */
+bool fx_bo_put_locked(struct fx_vm *fx, struct gpuvm_bo *vm_bo);
+
 #endif /* GPUVM_TEST_FIXTURE_H */
