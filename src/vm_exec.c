@@ -44,8 +44,13 @@ static void walk_init(struct list_walk *w, struct gpuvm *gpuvm, enum vm_list l,
 	w->func = func;
 }
 
-/* The next live element, with a temporary reference; @prev's is dropped
- * after the list lock was released. */
+/*
+ * The next live element, with a temporary reference; @prev's is dropped
+ * after the list lock was released. As in the kernel, that drop is a plain
+ * gpuvm_bo_put(): if another thread dropped every other reference
+ * meanwhile, it destroys the vm_bo, and in immediate mode the checker
+ * then reports the missing gpuva lock (the kernel's lockdep would too).
+ */
 static struct gpuvm_bo *walk_next(struct list_walk *w, struct gpuvm_bo *prev)
 {
 	struct gpuvm_bo *vm_bo = NULL;
