@@ -39,7 +39,8 @@ _Static_assert(_Alignof(struct rcu_head) <= _Alignof(void *),
 enum rcu_thread_state {
 	RCU_THREAD_UNKNOWN, /* not registered (as far as we know) */
 	RCU_THREAD_OURS, /* registered here; unregistered at exit */
-	RCU_THREAD_LIBURCU, /* a liburcu worker, registered by liburcu */
+	RCU_THREAD_LIBURCU, /* registered by liburcu (its workers) or by the
+			     * application (gpuvm_rcu_external_thread()) */
 };
 
 static __thread enum rcu_thread_state thread_state;
@@ -108,6 +109,20 @@ void gpuvm_rcu_call(struct gpuvm_rcu_head *head,
 	tsan_release(head);
 	urcu_memb_call_rcu((struct rcu_head *)(void *)head->urcu_,
 			   rcu_trampoline);
+}
+
+bool gpuvm_rcu_read_ongoing(void)
+{
+	/* An unregistered thread cannot be inside a section. */
+	return thread_state != RCU_THREAD_UNKNOWN && urcu_memb_read_ongoing();
+}
+
+GPUVM_EXPORT void gpuvm_rcu_external_thread(void)
+{
+	/* Registered by someone else: never registered nor unregistered
+	 * here, like liburcu's own workers. */
+	if (thread_state == RCU_THREAD_UNKNOWN)
+		thread_state = RCU_THREAD_LIBURCU;
 }
 
 void gpuvm_rcu_synchronize(void)

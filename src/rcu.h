@@ -11,9 +11,12 @@
  *  - library code and tests may call these from any thread, no set-up;
  *  - a thread must not exit inside a read-side critical section;
  *  - a thread that registered itself with urcu-memb directly (an
- *    application that uses liburcu on its own) must not use these
- *    wrappers: it would be registered twice. The call_rcu worker threads
+ *    application that uses liburcu on its own) must call the public
+ *    gpuvm_rcu_external_thread() (device.h) before its first libgpuvm
+ *    call, or it would be registered twice. The call_rcu worker threads
  *    of liburcu are registered by liburcu and recognised here.
+ * Threads created by the library (there are none today) need nothing
+ * either: the lazy registration covers them like any other thread.
  *
  * Grace periods: gpuvm_rcu_synchronize() waits for one; it must not be
  * called inside a read-side section. gpuvm_rcu_barrier() waits until every
@@ -44,6 +47,9 @@ void gpuvm_rcu_read_unlock(void);
  */
 void gpuvm_rcu_call(struct gpuvm_rcu_head *head,
 		    void (*func)(struct gpuvm_rcu_head *head));
+
+/* Whether the calling thread is inside a read-side critical section. */
+bool gpuvm_rcu_read_ongoing(void);
 
 /* Wait for a grace period. Not inside a read-side section. */
 void gpuvm_rcu_synchronize(void);

@@ -14,7 +14,7 @@ import re
 import sys
 
 HEADERS = ["ww_mutex.h", "dma_fence.h", "dma_resv.h", "gem.h", "exec.h",
-           "va.h", "vm.h", "ops.h"]
+           "va.h", "vm.h", "ops.h", "device.h", "shmem.h"]
 
 # Longest prefix first. (ours, kernel)
 PREFIXES = [
@@ -26,11 +26,18 @@ PREFIXES = [
     ("gpuvm_gem_object_", "drm_gem_object_"),
     ("gpuvm_gem_gpuva_", "drm_gem_gpuva_"),
     ("gpuvm_gem_for_each_", "drm_gem_for_each_"),
+    ("gpuvm_gem_shmem_", "drm_gem_shmem_"),
+    ("gpuvm_dma_map_", "dma_map_"),
+    ("gpuvm_dma_unmap_", "dma_unmap_"),
+    ("gpuvm_devm_", "devm_"),
+    ("gpuvm_sg_", "sg_"),
+    ("gpuvm_for_each_sgtable_", "for_each_sgtable_"),
     ("gpuvm_exec_", "drm_exec_"),
     ("gpuvm_", "drm_gpuvm_"),
     ("gpuva_", "drm_gpuva_"),
     ("GPUVM_DMA_RESV_USAGE_", "DMA_RESV_USAGE_"),
     ("GPUVM_DMA_FENCE_", "DMA_FENCE_"),
+    ("GPUVM_DMA_", "DMA_"),
     ("GPUVM_DEFINE_", "DEFINE_"),
     ("GPUVM_EXEC_", "DRM_EXEC_"),
     ("GPUVM_", "DRM_GPUVM_"),
@@ -51,6 +58,13 @@ STRUCTS = {
     "gpuvm_dma_fence": "dma_fence", "gpuvm_dma_fence_ops": "dma_fence_ops",
     "gpuvm_dma_fence_cb": "dma_fence_cb", "gpuvm_ww_class": "ww_class",
     "gpuvm_ww_mutex": "ww_mutex", "gpuvm_ww_acquire_ctx": "ww_acquire_ctx",
+    "gpuvm_gem_shmem_object": "drm_gem_shmem_object",
+    "gpuvm_sg_table": "sg_table", "gpuvm_scatterlist": "scatterlist",
+}
+
+# Kernel names that do not follow the prefix rule.
+IRREGULAR = {
+    "gpuvm_gem_shmem_free_sgt_locked": "__drm_gem_shmem_free_sgt_locked",
 }
 
 # Ours without a kernel counterpart, or test hooks: not mapped.
@@ -60,12 +74,20 @@ SKIP = re.compile(r"(__$|^gpuvm_va_index|^GPUVM_RULE_|_H$|^gpuvm_exec_obj$"
                   r"|waiter_count|^gpuva_map_checked$|^gpuvm_va_reserve$"
                   r"|^GPUVM_DMA_RESV_ZERO_TIMEOUT|^GPUVM_WW_CLASS_INIT$|_func$"
                   r"|^gpuvm_gem_object_init_shared_resv$"
-                  r"|^gpuvm_gem_object_refcount$)")
+                  r"|^gpuvm_gem_object_refcount$"
+                  # no kernel C counterpart (Rust-only or libgpuvm's own)
+                  r"|^gpuvm_device_|^gpuvm_devres_|^gpuvm_revocable_"
+                  r"|^gpuvm_rcu_|^gpuvm_dma_mappings_|^gpuvm_dma_resv_guard"
+                  r"|^gpuvm_gem_shmem_sg_table$|^gpuvm_gem_shmem_is_imported$"
+                  r"|^gpuvm_gem_shmem_init$|^gpuvm_gem_shmem_prime_import"
+                  r"|^gpuvm_gem_to_shmem$|^GPUVM_PAGE_SIZE$)")
 
 NAME = re.compile(r"\b((?:gpuvm|gpuva|GPUVM|GPUVA)_[A-Za-z0-9_]+)\b")
 
 
 def kernel_name(ours):
+    if ours in IRREGULAR:
+        return IRREGULAR[ours]
     for mine, theirs in PREFIXES:
         if ours.startswith(mine):
             return theirs + ours[len(mine):]
@@ -113,6 +135,7 @@ def generate(incdir):
             "#define drm_gpuva_flags gpuva_flags",
             "#define drm_gpuva_op_type gpuva_op_type",
             "#define dma_resv_usage gpuvm_dma_resv_usage",
+            "#define dma_data_direction gpuvm_dma_data_direction",
             "", "/* errors */",
             "#define ERR_PTR(e) gpuvm_err_ptr(e)",
             "#define PTR_ERR(p) gpuvm_ptr_err(p)",

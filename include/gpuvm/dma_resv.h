@@ -370,6 +370,71 @@ GPUVM_EXPORT void gpuvm_dma_resv_set_deadline(struct gpuvm_dma_resv *obj,
 GPUVM_EXPORT void gpuvm_dma_resv_describe(struct gpuvm_dma_resv *obj,
 					  FILE *seq);
 
+/* ---- lock guard --------------------------------------------------------- */
+
+/* Rule of the guard warning. */
+#define GPUVM_RULE_RESV_GUARD_THREAD "dma-resv-guard-wrong-thread"
+
+/**
+ * struct gpuvm_dma_resv_guard - a reservation locked by one thread, for
+ * one lock/unlock pair (the Rust DmaResvGuard)
+ * @resv: the locked reservation; NULL once unlocked
+ * @owner: the thread that locked it
+ *
+ * A guard belongs to the thread that took it: unlocking it on another
+ * thread is reported (GPUVM_RULE_RESV_GUARD_THREAD) and refused, since a
+ * mutex must be released by its owner. With GCC or Clang,
+ * gpuvm_dma_resv_guard_scoped() unlocks automatically at the end of the
+ * enclosing block, including on early returns.
+ */
+struct gpuvm_dma_resv_guard {
+	struct gpuvm_dma_resv *resv;
+	pthread_t owner;
+};
+
+/**
+ * gpuvm_dma_resv_guard_lock() - lock @resv without acquire context
+ *
+ * Context: may block; not in a fence signalling section.
+ * Return: the guard, to be passed to gpuvm_dma_resv_guard_unlock().
+ */
+static inline struct gpuvm_dma_resv_guard
+gpuvm_dma_resv_guard_lock(struct gpuvm_dma_resv *resv)
+{
+	struct gpuvm_dma_resv_guard guard;
+
+	gpuvm_dma_resv_lock(resv, NULL);
+	guard.resv = resv;
+	guard.owner = pthread_self();
+	return guard;
+}
+
+/* Unlock the guard's reservation (once; later calls do nothing). Refused
+ * and reported on another thread than the one that locked it. */
+static inline void
+gpuvm_dma_resv_guard_unlock(struct gpuvm_dma_resv_guard *guard)
+{
+	if (!guard->resv)
+		return;
+	if (gpuvm_debug_enabled() &&
+	    !pthread_equal(guard->owner, pthread_self())) {
+		gpuvm_warn(GPUVM_RULE_RESV_GUARD_THREAD,
+			   "gpuvm_dma_resv_guard_unlock: the guard was taken "
+			   "by another thread; not unlocked");
+		return;
+	}
+	gpuvm_dma_resv_unlock(guard->resv);
+	guard->resv = NULL;
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+/* Declare guard @name__ holding @resv__ until the end of the block. */
+#define gpuvm_dma_resv_guard_scoped(name__, resv__)                  \
+	struct gpuvm_dma_resv_guard name__                           \
+		__attribute__((cleanup(gpuvm_dma_resv_guard_unlock), \
+			       unused)) = gpuvm_dma_resv_guard_lock(resv__)
+#endif
+
 GPUVM_END_DECLS
 
 #endif /* GPUVM_DMA_RESV_H */

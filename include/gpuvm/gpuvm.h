@@ -18,5 +18,7 @@
 #include <gpuvm/va.h>
 #include <gpuvm/vm.h>
 #include <gpuvm/ops.h>
+#include <gpuvm/device.h>
+#include <gpuvm/shmem.h>
 
 #endif /* GPUVM_GPUVM_H */

@@ -30,8 +30,11 @@
 #define drm_exec gpuvm_exec
 #define drm_gem_object gpuvm_gem_object
 #define drm_gem_object_funcs gpuvm_gem_object_funcs
+#define drm_gem_shmem_object gpuvm_gem_shmem_object
 #define drm_gpuvm_map_req gpuvm_map_req
 #define drm_gpuvm_ops gpuvm_ops
+#define scatterlist gpuvm_scatterlist
+#define sg_table gpuvm_sg_table
 #define drm_gpuvm_exec gpuvm_vm_exec
 #define ww_acquire_ctx gpuvm_ww_acquire_ctx
 #define ww_class gpuvm_ww_class
@@ -40,6 +43,7 @@
 #define drm_gpuva_flags gpuva_flags
 #define drm_gpuva_op_type gpuva_op_type
 #define dma_resv_usage gpuvm_dma_resv_usage
+#define dma_data_direction gpuvm_dma_data_direction
 
 /* errors */
 #define ERR_PTR(e) gpuvm_err_ptr(e)
@@ -59,6 +63,7 @@
 #define DRM_GPUVA_USERBITS GPUVA_USERBITS
 #define DEFINE_WD_CLASS GPUVM_DEFINE_WD_CLASS
 #define DEFINE_WW_CLASS GPUVM_DEFINE_WW_CLASS
+#define DMA_BIDIRECTIONAL GPUVM_DMA_BIDIRECTIONAL
 #define DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT GPUVM_DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT
 #define DMA_FENCE_FLAG_INITIALIZED_BIT GPUVM_DMA_FENCE_FLAG_INITIALIZED_BIT
 #define DMA_FENCE_FLAG_INLINE_LOCK_BIT GPUVM_DMA_FENCE_FLAG_INLINE_LOCK_BIT
@@ -66,10 +71,13 @@
 #define DMA_FENCE_FLAG_SIGNALED_BIT GPUVM_DMA_FENCE_FLAG_SIGNALED_BIT
 #define DMA_FENCE_FLAG_TIMESTAMP_BIT GPUVM_DMA_FENCE_FLAG_TIMESTAMP_BIT
 #define DMA_FENCE_FLAG_USER_BITS GPUVM_DMA_FENCE_FLAG_USER_BITS
+#define DMA_FROM_DEVICE GPUVM_DMA_FROM_DEVICE
+#define DMA_NONE GPUVM_DMA_NONE
 #define DMA_RESV_USAGE_BOOKKEEP GPUVM_DMA_RESV_USAGE_BOOKKEEP
 #define DMA_RESV_USAGE_KERNEL GPUVM_DMA_RESV_USAGE_KERNEL
 #define DMA_RESV_USAGE_READ GPUVM_DMA_RESV_USAGE_READ
 #define DMA_RESV_USAGE_WRITE GPUVM_DMA_RESV_USAGE_WRITE
+#define DMA_TO_DEVICE GPUVM_DMA_TO_DEVICE
 #define DRM_EXEC_IGNORE_DUPLICATES GPUVM_EXEC_IGNORE_DUPLICATES
 #define DRM_EXEC_INTERRUPTIBLE_WAIT GPUVM_EXEC_INTERRUPTIBLE_WAIT
 #define DRM_GPUVM_IMMEDIATE_MODE GPUVM_IMMEDIATE_MODE
@@ -114,6 +122,7 @@
 #define drm_gpuvm_bo_put gpuvm_bo_put
 #define drm_gpuvm_bo_put_deferred gpuvm_bo_put_deferred
 #define drm_gpuvm_bo_unmap_ops_create gpuvm_bo_unmap_ops_create
+#define devm_add_action_or_reset gpuvm_devm_add_action_or_reset
 #define dma_fence_add_callback gpuvm_dma_fence_add_callback
 #define dma_fence_allocate_private_stub gpuvm_dma_fence_allocate_private_stub
 #define dma_fence_check_and_signal gpuvm_dma_fence_check_and_signal
@@ -155,6 +164,7 @@
 #define dma_fence_wait gpuvm_dma_fence_wait
 #define dma_fence_wait_any_timeout gpuvm_dma_fence_wait_any_timeout
 #define dma_fence_wait_timeout gpuvm_dma_fence_wait_timeout
+#define dma_map_sgtable gpuvm_dma_map_sgtable
 #define dma_resv_add_fence gpuvm_dma_resv_add_fence
 #define dma_resv_assert_held gpuvm_dma_resv_assert_held
 #define dma_resv_copy_fences gpuvm_dma_resv_copy_fences
@@ -188,6 +198,7 @@
 #define dma_resv_unlock gpuvm_dma_resv_unlock
 #define dma_resv_usage_rw gpuvm_dma_resv_usage_rw
 #define dma_resv_wait_timeout gpuvm_dma_resv_wait_timeout
+#define dma_unmap_sgtable gpuvm_dma_unmap_sgtable
 #define drm_exec_cleanup gpuvm_exec_cleanup
 #define drm_exec_fini gpuvm_exec_fini
 #define drm_exec_for_each_locked_object gpuvm_exec_for_each_locked_object
@@ -202,6 +213,8 @@
 #define drm_exec_ticket gpuvm_exec_ticket
 #define drm_exec_unlock_obj gpuvm_exec_unlock_obj
 #define drm_exec_until_all_locked gpuvm_exec_until_all_locked
+#define for_each_sgtable_dma_sg gpuvm_for_each_sgtable_dma_sg
+#define for_each_sgtable_sg gpuvm_for_each_sgtable_sg
 #define drm_gpuvm_for_each_va gpuvm_for_each_va
 #define drm_gpuvm_for_each_va_range gpuvm_for_each_va_range
 #define drm_gpuvm_for_each_va_range_safe gpuvm_for_each_va_range_safe
@@ -217,6 +230,19 @@
 #define drm_gem_object_lock gpuvm_gem_object_lock
 #define drm_gem_object_put gpuvm_gem_object_put
 #define drm_gem_object_unlock gpuvm_gem_object_unlock
+#define drm_gem_shmem_create gpuvm_gem_shmem_create
+#define drm_gem_shmem_free gpuvm_gem_shmem_free
+#define __drm_gem_shmem_free_sgt_locked gpuvm_gem_shmem_free_sgt_locked
+#define drm_gem_shmem_get_pages_locked gpuvm_gem_shmem_get_pages_locked
+#define drm_gem_shmem_get_pages_sgt gpuvm_gem_shmem_get_pages_sgt
+#define drm_gem_shmem_get_pages_sgt_locked gpuvm_gem_shmem_get_pages_sgt_locked
+#define drm_gem_shmem_get_sg_table gpuvm_gem_shmem_get_sg_table
+#define drm_gem_shmem_pin gpuvm_gem_shmem_pin
+#define drm_gem_shmem_pin_locked gpuvm_gem_shmem_pin_locked
+#define drm_gem_shmem_put_pages_locked gpuvm_gem_shmem_put_pages_locked
+#define drm_gem_shmem_release gpuvm_gem_shmem_release
+#define drm_gem_shmem_unpin gpuvm_gem_shmem_unpin
+#define drm_gem_shmem_unpin_locked gpuvm_gem_shmem_unpin_locked
 #define drm_gpuvm_get gpuvm_get
 #define drm_gpuvm_immediate_mode gpuvm_immediate_mode
 #define drm_gpuvm_init gpuvm_init
@@ -236,6 +262,11 @@
 #define drm_gpuvm_resv_obj gpuvm_resv_obj
 #define drm_gpuvm_resv_object_alloc gpuvm_resv_object_alloc
 #define drm_gpuvm_resv_protected gpuvm_resv_protected
+#define sg_alloc_table gpuvm_sg_alloc_table
+#define sg_dma_address gpuvm_sg_dma_address
+#define sg_dma_len gpuvm_sg_dma_len
+#define sg_free_table gpuvm_sg_free_table
+#define drm_gpuvm_shmem_sg_table gpuvm_shmem_sg_table
 #define drm_gpuvm_sm_map gpuvm_sm_map
 #define drm_gpuvm_sm_map_exec_lock gpuvm_sm_map_exec_lock
 #define drm_gpuvm_sm_map_ops_create gpuvm_sm_map_ops_create

@@ -1,0 +1,457 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A device that a driver binds to and unbinds from, the resources that
+ * live exactly as long as one binding (devres), and the DMA mappings that
+ * must not outlive it.
+ *
+ * Model (the userspace stand-in for struct device and the Rust
+ * Device<Bound>/Devres abstractions):
+ *  - gpuvm_device_bind() starts a binding and bumps the bind generation;
+ *    gpuvm_device_unbind() ends it.
+ *  - A bound scope, entered with gpuvm_device_bound_enter() and left with
+ *    gpuvm_device_bound_exit(), is the proof that the device is bound: a
+ *    caller holding a struct gpuvm_device_bound token knows the binding
+ *    cannot end under it, because unbind waits until every bound scope
+ *    has been left (the kernel's &Device<Bound>). Entering fails once the
+ *    device is unbound or an unbind has started.
+ *  - Device resources (gpuvm_devres_new(), gpuvm_devm_add_action_or_reset())
+ *    are registered while bound and released by unbind, newest first.
+ *  - A devres wraps its data in a revocable: code without a bound scope
+ *    reaches the data with gpuvm_devres_try_access(), a liburcu read-side
+ *    critical section; unbind revokes the data, waits for a grace period
+ *    (synchronize_rcu) so that no reader still sees it, then releases it.
+ *  - Every DMA mapping made with gpuvm_dma_map_sgtable() is recorded in
+ *    a per-device registry, tagged with the bind generation. Unbind warns
+ *    (GPUVM_RULE_DEVICE_DMA_LEAK) when a mapping of the ending binding is
+ *    still live after all devres were released: such a mapping should have
+ *    been a device resource.
+ *
+ * Devres drop, new semantics: gpuvm_devres_drop() returns only once the
+ * data has been released, also when an unbind on another thread is
+ * releasing it at the same moment (it then waits for that release). The
+ * owner of the devres may therefore free whatever the release callback
+ * touches as soon as the drop returns.
+ *
+ * Locking: unbind runs the release callbacks without any library lock
+ * held. For the debug checker, a bound scope is a read-side acquisition of
+ * the device (lock class "gpuvm_device") and unbind a write-side one: what
+ * a release callback takes is ordered after the device, so a thread that
+ * holds such a lock while it unbinds (or while a devres drop waits for an
+ * unbind) is reported as a lock-order inversion. Never unbind from inside
+ * a bound scope of the same device: that waits for itself.
+ *
+ * Threads and liburcu. Readers and revocation use liburcu's urcu-memb
+ * flavour, which requires every thread that enters a read-side critical
+ * section to be registered with it. libgpuvm registers a thread
+ * automatically the first time it enters one through the library
+ * (gpuvm_devres_try_access(), gpuvm_revocable_try_access(), the fast path
+ * of gpuvm_gem_shmem_sg_table()) and unregisters it when the thread
+ * exits, so application threads need no set-up. libgpuvm creates no
+ * threads of its own; liburcu's callback worker threads are registered by
+ * liburcu and recognised. Rules that remain:
+ *  - a thread must not exit, unbind a device, drop a devres or revoke a
+ *    revocable while inside a read-side section (gpuvm_device_unbind()
+ *    detects the unbind case, warns and refuses with -EDEADLK);
+ *  - an application thread that registered itself with urcu-memb must say
+ *    so with gpuvm_rcu_external_thread() before its first libgpuvm call,
+ *    or it would be registered twice.
+ */
+#ifndef GPUVM_DEVICE_H
+#define GPUVM_DEVICE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <gpuvm/common.h>
+#include <gpuvm/debug.h>
+#include <gpuvm/list.h>
+
+GPUVM_BEGIN_DECLS
+
+/* Rules of the device warnings. */
+#define GPUVM_RULE_DEVICE_DMA_LEAK "device-unbind-dma-mapping-live"
+#define GPUVM_RULE_DEVICE_TOKEN "device-bound-token-invalid"
+#define GPUVM_RULE_DEVICE_FINI "device-fini-while-in-use"
+#define GPUVM_RULE_DEVICE_RCU "device-rcu-read-section"
+#define GPUVM_RULE_DMA_UNMAP "dma-unmap-not-mapped"
+
+/* The page size of shmem objects and DMA mappings. */
+#define GPUVM_PAGE_SIZE 4096u
+
+/**
+ * struct gpuvm_device - a device drivers bind to
+ * @name: for reports; not copied, must outlive the device
+ *
+ * Everything else is private; use the functions below. Initialise with
+ * gpuvm_device_init(), finalise with gpuvm_device_fini(). The device must
+ * outlive every devres registered on it and every DMA mapping made for it.
+ */
+struct gpuvm_device {
+	const char *name;
+	/* private */
+	pthread_mutex_t lock__; /* state, lists and counters below */
+	pthread_cond_t cond__; /* bound scopes left, revocations done */
+	pthread_mutex_t unbind_lock__; /* serialises bind and unbind */
+	int state__;
+	uint64_t generation__;
+	unsigned int bound__; /* bound scopes entered and not left */
+	struct gpuvm_list_head devres__;
+	unsigned long nr_devres__;
+	struct gpuvm_list_head dma_maps__;
+	unsigned long nr_dma_maps__, dma_map_calls__, dma_unmap_calls__;
+	uint64_t next_iova__;
+	struct gpuvm_lockdep_map dep_map__;
+};
+
+/**
+ * struct gpuvm_device_bound - a bound scope: the proof the device is bound
+ * @dev: the device; NULL once the scope was left
+ * @generation: the bind generation the scope belongs to
+ * @dep_map: the scope's read-side acquisition, for the debug checker
+ *
+ * Lives on the stack of the thread that entered the scope; it must be left
+ * on that thread, and must not be copied.
+ */
+struct gpuvm_device_bound {
+	struct gpuvm_device *dev;
+	uint64_t generation;
+	struct gpuvm_lockdep_map dep_map;
+	struct gpuvm_device_bound *outer__; /* private */
+};
+
+/* ---- the device --------------------------------------------------------- */
+
+/**
+ * gpuvm_device_init() - initialise @dev, unbound, generation 0
+ * @name: for reports (may be NULL); must outlive @dev
+ *
+ * Context: any; does not allocate, cannot fail.
+ */
+GPUVM_EXPORT void gpuvm_device_init(struct gpuvm_device *dev, const char *name);
+
+/**
+ * gpuvm_device_fini() - finalise @dev
+ *
+ * A device that is still bound is reported (GPUVM_RULE_DEVICE_FINI) and
+ * unbound first; DMA mappings still live are reported too (and leaked).
+ * Context: may block (as gpuvm_device_unbind()).
+ */
+GPUVM_EXPORT void gpuvm_device_fini(struct gpuvm_device *dev);
+
+/**
+ * gpuvm_device_bind() - bind a driver to @dev
+ *
+ * Starts a new binding: the generation is incremented and bound scopes can
+ * be entered.
+ * Context: may block while an unbind of @dev runs.
+ * Return: 0, or -EBUSY when @dev is already bound.
+ */
+GPUVM_EXPORT int gpuvm_device_bind(struct gpuvm_device *dev);
+
+/**
+ * gpuvm_device_unbind() - unbind the driver from @dev
+ *
+ * From the start no bound scope can be entered any more. Then waits until
+ * every bound scope has been left, releases the device resources in
+ * reverse order of registration (each devres: revoke, wait for a grace
+ * period, release), and checks that no DMA mapping of this binding is
+ * left (GPUVM_RULE_DEVICE_DMA_LEAK otherwise). Concurrent unbinds are
+ * serialised; the later one finds @dev unbound.
+ *
+ * Context: may block; not inside a bound scope of @dev nor inside an RCU
+ * read-side section (both reported, -EDEADLK); locks the callbacks need
+ * must not be held.
+ * Return: 0, -ENXIO when @dev was not bound, -EDEADLK as said.
+ */
+GPUVM_EXPORT int gpuvm_device_unbind(struct gpuvm_device *dev);
+
+/* Whether @dev is bound and not unbinding (a snapshot). */
+GPUVM_EXPORT bool gpuvm_device_is_bound(struct gpuvm_device *dev);
+
+/* The generation of the current or last binding (0: never bound). */
+GPUVM_EXPORT uint64_t gpuvm_device_generation(struct gpuvm_device *dev);
+
+/**
+ * gpuvm_device_bound_enter() - enter a bound scope of @dev
+ * @bound: the token, filled on success; left on the same thread with
+ *         gpuvm_device_bound_exit()
+ *
+ * Scopes nest and any number of threads may be inside one.
+ * Context: any; does not block.
+ * Return: 0, or -ENXIO when @dev is not bound or an unbind has started
+ * (@bound->dev is then NULL).
+ */
+GPUVM_EXPORT int gpuvm_device_bound_enter(struct gpuvm_device *dev,
+					  struct gpuvm_device_bound *bound);
+
+/* Leave the bound scope @bound; a waiting unbind may then proceed. */
+GPUVM_EXPORT void gpuvm_device_bound_exit(struct gpuvm_device_bound *bound);
+
+/* Number of device resources registered on @dev (a snapshot). */
+GPUVM_EXPORT unsigned long gpuvm_device_devres_count(struct gpuvm_device *dev);
+
+/* ---- revocable ---------------------------------------------------------- */
+
+/**
+ * struct gpuvm_revocable - data that can be revoked while readers use it
+ * @data: the data
+ * @release: releases @data once it is revoked (may be NULL)
+ * @available: 1 until revoked (atomic; private)
+ *
+ * Readers: gpuvm_revocable_try_access() ... gpuvm_revocable_end_access(),
+ * an RCU read-side critical section. Revocation: gpuvm_revocable_revoke()
+ * waits for a grace period before it releases the data, so a reader that
+ * got the data keeps a valid pointer until its section ends.
+ */
+struct gpuvm_revocable {
+	void *data;
+	void (*release)(void *data);
+	int available;
+};
+
+/* Initialise @rev with @data, not revoked. Does not allocate. */
+GPUVM_EXPORT void gpuvm_revocable_init(struct gpuvm_revocable *rev, void *data,
+				       void (*release)(void *data));
+
+/**
+ * gpuvm_revocable_try_access() - get the data unless it was revoked
+ *
+ * Context: any thread (registered with liburcu automatically). Do not
+ * block for long, revoke, unbind or drop a devres before the matching
+ * gpuvm_revocable_end_access().
+ * Return: the data, inside a read-side section that
+ * gpuvm_revocable_end_access() ends; NULL once revoked (no section then).
+ */
+GPUVM_EXPORT void *gpuvm_revocable_try_access(struct gpuvm_revocable *rev);
+
+/* End the section of a successful gpuvm_revocable_try_access(). */
+GPUVM_EXPORT void gpuvm_revocable_end_access(struct gpuvm_revocable *rev);
+
+/**
+ * gpuvm_revocable_revoke() - revoke, wait for readers, release
+ *
+ * Context: may block (a grace period); not inside a read-side section.
+ * Return: true when this call revoked the data (and released it), false
+ * when it was revoked already.
+ */
+GPUVM_EXPORT bool gpuvm_revocable_revoke(struct gpuvm_revocable *rev);
+
+/* As gpuvm_revocable_revoke() without waiting for readers: the caller
+ * guarantees there are none. Does not block. */
+GPUVM_EXPORT bool gpuvm_revocable_revoke_nosync(struct gpuvm_revocable *rev);
+
+/* ---- device resources --------------------------------------------------- */
+
+struct gpuvm_devres;
+
+/**
+ * gpuvm_devres_new() - register @data as a resource of the bound device
+ * @bound: a bound scope of the device
+ * @data: the resource
+ * @release: releases @data, exactly once: at unbind, at
+ *           gpuvm_devres_drop(), or right here when the registration
+ *           fails (may be NULL)
+ *
+ * Ownership of @data passes to the devres in every case (like
+ * devm_add_action_or_reset()): on failure @release(@data) has run when the
+ * call returns. The caller owns the returned handle and must drop it with
+ * gpuvm_devres_drop(), also after an unbind.
+ *
+ * Context: allocates; may block.
+ * Return: the handle, or an error pointer: -ENXIO when @bound is not a
+ * live bound scope (reported as GPUVM_RULE_DEVICE_TOKEN when it was left
+ * already), -ENOMEM.
+ */
+GPUVM_EXPORT struct gpuvm_devres *
+gpuvm_devres_new(const struct gpuvm_device_bound *bound, void *data,
+		 void (*release)(void *data));
+
+/**
+ * gpuvm_devres_access() - the data, for a caller inside a bound scope
+ * @bound: a bound scope of the device @devres belongs to
+ *
+ * The bound scope keeps the data alive, so no read-side section is needed
+ * and the pointer stays valid until the scope is left.
+ *
+ * Deviation (hardened): the kernel compares only the device; here the
+ * bind generation must match too, so a devres from an earlier binding of
+ * the same device (revoked by that unbind) is refused instead of handing
+ * out released data.
+ *
+ * Return: the data, or an error pointer: -EINVAL when @bound is a scope of
+ * another device, -ENXIO when @bound is not live or @devres belongs to an
+ * earlier binding.
+ */
+GPUVM_EXPORT void *gpuvm_devres_access(const struct gpuvm_devres *devres,
+				       const struct gpuvm_device_bound *bound);
+
+/**
+ * gpuvm_devres_try_access() - the data, for a caller without a bound scope
+ *
+ * As gpuvm_revocable_try_access(): on success the caller is inside a
+ * read-side section that gpuvm_devres_end_access() ends.
+ * Return: the data, or NULL once unbind (or drop) revoked it.
+ */
+GPUVM_EXPORT void *gpuvm_devres_try_access(struct gpuvm_devres *devres);
+
+/* End the section of a successful gpuvm_devres_try_access(). */
+GPUVM_EXPORT void gpuvm_devres_end_access(struct gpuvm_devres *devres);
+
+/**
+ * gpuvm_devres_drop() - drop the owner's handle (NULL is ignored)
+ *
+ * If the data was not revoked yet, it is revoked and released here and
+ * the resource leaves the device's list. If an unbind on another thread
+ * is releasing it right now, waits until that release has finished. When
+ * this returns the data has been released and @devres is gone.
+ *
+ * Context: may block (see above); not inside a read-side section, and
+ * without holding locks the release callback takes.
+ */
+GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres);
+
+/**
+ * gpuvm_devm_add_action_or_reset() - run @action(@data) at unbind
+ * @bound: a bound scope of the device
+ *
+ * A fire-and-forget resource: no handle, released at unbind in reverse
+ * order with the other device resources. On failure @action(@data) runs
+ * before the call returns.
+ * Context: allocates; may block.
+ * Return: 0, -ENXIO (@bound not live), -ENOMEM.
+ */
+GPUVM_EXPORT int
+gpuvm_devm_add_action_or_reset(const struct gpuvm_device_bound *bound,
+			       void (*action)(void *data), void *data);
+
+/* ---- threads and liburcu ------------------------------------------------ */
+
+/**
+ * gpuvm_rcu_external_thread() - the calling thread is registered with
+ * liburcu's urcu-memb flavour by the application
+ *
+ * libgpuvm will then neither register nor unregister it. Call before the
+ * thread's first libgpuvm call; the application unregisters the thread.
+ */
+GPUVM_EXPORT void gpuvm_rcu_external_thread(void);
+
+/* ---- scatter-gather tables and DMA mapping ------------------------------ */
+
+/**
+ * struct gpuvm_scatterlist - one segment of a scatter-gather table
+ * @page_link: the CPU address of the segment's first page
+ * @offset: byte offset of the segment in that page
+ * @length: the segment's length in bytes
+ * @dma_address: the device address, while mapped (0 otherwise)
+ * @dma_length: the mapped length, while mapped (0 otherwise)
+ */
+struct gpuvm_scatterlist {
+	void *page_link;
+	unsigned int offset;
+	unsigned int length;
+	uint64_t dma_address;
+	unsigned int dma_length;
+};
+
+/**
+ * struct gpuvm_sg_table - a scatter-gather table
+ * @sgl: the segments
+ * @nents: segments mapped for DMA (0 while not mapped)
+ * @orig_nents: segments in @sgl
+ */
+struct gpuvm_sg_table {
+	struct gpuvm_scatterlist *sgl;
+	unsigned int nents;
+	unsigned int orig_nents;
+};
+
+/* DMA directions, with the kernel's values. */
+enum gpuvm_dma_data_direction {
+	GPUVM_DMA_BIDIRECTIONAL = 0,
+	GPUVM_DMA_TO_DEVICE = 1,
+	GPUVM_DMA_FROM_DEVICE = 2,
+	GPUVM_DMA_NONE = 3,
+};
+
+static inline uint64_t gpuvm_sg_dma_address(const struct gpuvm_scatterlist *sg)
+{
+	return sg->dma_address;
+}
+
+static inline unsigned int gpuvm_sg_dma_len(const struct gpuvm_scatterlist *sg)
+{
+	return sg->dma_length;
+}
+
+/* Every CPU segment of @sgt__. */
+#define gpuvm_for_each_sgtable_sg(sgt__, sg__, i__)                         \
+	for ((i__) = 0, (sg__) = (sgt__)->sgl; (i__) < (sgt__)->orig_nents; \
+	     (i__)++, (sg__)++)
+
+/* Every DMA-mapped segment of @sgt__. */
+#define gpuvm_for_each_sgtable_dma_sg(sgt__, sg__, i__)                \
+	for ((i__) = 0, (sg__) = (sgt__)->sgl; (i__) < (sgt__)->nents; \
+	     (i__)++, (sg__)++)
+
+/**
+ * gpuvm_sg_alloc_table() - allocate @nents zeroed segments for @sgt
+ *
+ * Context: allocates. Return: 0 or -ENOMEM (@sgt is then empty).
+ */
+GPUVM_EXPORT int gpuvm_sg_alloc_table(struct gpuvm_sg_table *sgt,
+				      unsigned int nents);
+
+/* Free the segments of @sgt (not @sgt itself); @sgt is empty afterwards. */
+GPUVM_EXPORT void gpuvm_sg_free_table(struct gpuvm_sg_table *sgt);
+
+/**
+ * gpuvm_dma_map_sgtable() - map @sgt for DMA by @dev
+ * @dir: the direction (recorded)
+ * @attrs: DMA attributes (ignored)
+ *
+ * Gives every segment a device address and records the mapping in @dev's
+ * registry, tagged with the current bind generation.
+ * Context: allocates; @dev bound (or unbinding, for code still inside a
+ * bound scope).
+ * Return: 0, -ENXIO when @dev is not bound, -ENOMEM.
+ */
+GPUVM_EXPORT int gpuvm_dma_map_sgtable(struct gpuvm_device *dev,
+				       struct gpuvm_sg_table *sgt,
+				       enum gpuvm_dma_data_direction dir,
+				       unsigned long attrs);
+
+/**
+ * gpuvm_dma_unmap_sgtable() - undo gpuvm_dma_map_sgtable()
+ *
+ * Allowed after unbind. Unmapping a table that is not mapped for @dev is
+ * reported (GPUVM_RULE_DMA_UNMAP) and ignored.
+ */
+GPUVM_EXPORT void gpuvm_dma_unmap_sgtable(struct gpuvm_device *dev,
+					  struct gpuvm_sg_table *sgt,
+					  enum gpuvm_dma_data_direction dir,
+					  unsigned long attrs);
+
+/* ---- the DMA-mapping registry (queries for tests and drivers) ----------- */
+
+/* Live DMA mappings of @dev. */
+GPUVM_EXPORT unsigned long gpuvm_device_dma_mappings(struct gpuvm_device *dev);
+
+/* Live DMA mappings of @dev made during binding @generation. */
+GPUVM_EXPORT unsigned long
+gpuvm_device_dma_mappings_gen(struct gpuvm_device *dev, uint64_t generation);
+
+/* Whether @sgt is mapped for @dev. */
+GPUVM_EXPORT bool gpuvm_device_dma_is_mapped(struct gpuvm_device *dev,
+					     const struct gpuvm_sg_table *sgt);
+
+/* Successful gpuvm_dma_map_sgtable() / _unmap_ calls on @dev so far. */
+GPUVM_EXPORT unsigned long gpuvm_device_dma_map_calls(struct gpuvm_device *dev);
+GPUVM_EXPORT unsigned long
+gpuvm_device_dma_unmap_calls(struct gpuvm_device *dev);
+
+/* Live DMA mappings of all devices of the process. */
+GPUVM_EXPORT long gpuvm_dma_mappings_live(void);
+
+GPUVM_END_DECLS
+
+#endif /* GPUVM_DEVICE_H */
