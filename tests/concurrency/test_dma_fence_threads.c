@@ -507,6 +507,7 @@ static void test_unlocked_readers_vs_writer(void **state)
 struct slot_race {
 	struct gpuvm_dma_fence *slot; /* RCU-published */
 	bool stop; /* atomic */
+	unsigned long total_gets; /* atomic: readers made progress */
 	unsigned long gets[3], errors[3];
 };
 
@@ -516,7 +517,13 @@ static void slot_race_worker(unsigned int i, void *arg)
 	unsigned long k;
 
 	if (i == 0) {
-		for (k = 0; k < 20000; k++) {
+		/* Also keep going until the readers got a few fences: on a
+		 * loaded machine they may not have been scheduled yet. */
+		for (k = 0;
+		     k < 20000 ||
+		     (__atomic_load_n(&r->total_gets, __ATOMIC_RELAXED) < 100 &&
+		      k < 50000000);
+		     k++) {
 			struct gpuvm_dma_fence *f = new_fence(1, k), *old;
 
 			if (!f) {
@@ -541,6 +548,7 @@ static void slot_race_worker(unsigned int i, void *arg)
 			r->errors[i]++;
 		gpuvm_dma_fence_put(f);
 		r->gets[i]++;
+		__atomic_fetch_add(&r->total_gets, 1, __ATOMIC_RELAXED);
 	}
 }
 
