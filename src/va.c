@@ -12,9 +12,8 @@
 
 int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
 {
-	struct gpuvm_va_index *idx = gpuvm_va_index(gpuvm);
 	uint64_t addr = va->va.addr, range = va->va.range;
-	struct gpuva *prev;
+	void *prev;
 	int ret;
 
 	if (!gpuvm_range_valid(gpuvm, addr, range))
@@ -22,16 +21,17 @@ int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
 	/* The kernel accepts empty VAs with degenerate results; we do not. */
 	if (!range)
 		return -EINVAL;
-	if (gpuvm_va_index_first_overlap(idx, addr, addr + range))
-		return -EEXIST;
 
-	ret = gpuvm_va_insert_node(gpuvm, va);
+	/* One descent: -EEXIST on overlap, and the predecessor to splice
+	 * the ordered list after. */
+	ret = gpuvm_va_index_insert_prev(gpuvm_va_index(gpuvm), addr,
+					 addr + range, va, &prev);
 	if (ret)
 		return ret;
 
 	va->vm = gpuvm;
-	prev = gpuvm_va_index_lower_than(idx, addr);
-	gpuvm_list_add(&va->rb.entry, prev ? &prev->rb.entry : &gpuvm->rb.list);
+	gpuvm_list_add(&va->rb.entry, prev ? &((struct gpuva *)prev)->rb.entry :
+					     &gpuvm->rb.list);
 	gpuvm_get(gpuvm);
 	return 0;
 }

@@ -519,13 +519,14 @@ static int insert_split(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
 	return 0;
 }
 
-int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
-			  uint64_t end, void *item)
+int gpuvm_va_index_insert_prev(struct gpuvm_va_index *idx, uint64_t start,
+			       uint64_t end, void *item, void **prev)
 {
 	struct gpuvm_va_leaf *leaf;
 	struct va_path path;
 	struct va_pos p;
 	unsigned int slot;
+	void *before = NULL;
 	int ret;
 
 	if (start >= end || !item)
@@ -546,6 +547,8 @@ int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
 		p = pos_before(leaf, slot);
 		if (p.leaf && p.leaf->val[p.slot].end > start)
 			return -EEXIST;
+		if (p.leaf)
+			before = p.leaf->val[p.slot].item;
 		p = pos_fix((struct va_pos){ leaf, slot });
 		if (p.leaf && p.leaf->start[p.slot] < end)
 			return -EEXIST;
@@ -560,7 +563,15 @@ int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
 	}
 	idx->count++;
 	idx->seq++;
+	if (prev)
+		*prev = before;
 	return 0;
+}
+
+int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
+			  uint64_t end, void *item)
+{
+	return gpuvm_va_index_insert_prev(idx, start, end, item, NULL);
 }
 
 /*
