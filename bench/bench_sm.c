@@ -1,0 +1,549 @@
+// SPDX-License-Identifier: MIT
+/*
+ * bench_sm: split/merge requests applied the way an immediate-mode driver
+ * applies them (the replay tool's semantics), against a VA space of n
+ * mappings.
+ *
+ * The VM spans 2^40 bytes of 4 KiB pages; 16 VM-private GEM objects back
+ * the mappings. A map request builds its ops with gpuvm_sm_map_ops_create(),
+ * obtains the object's vm_bo (gpuvm_bo_create + gpuvm_bo_obtain_prealloc),
+ * applies the ops (gpuva_map/remap/unmap, with gpuva_link/unlink under the
+ * objects' gpuva locks), drops the obtained reference and frees the ops;
+ * an unmap request does the same with gpuvm_sm_unmap_ops_create() and no
+ * vm_bo. VA structures come from a free-list pool kept by the benchmark,
+ * so their allocation is not what is measured.
+ *
+ * Cases, for n = 1e5 and 1e6 (--smoke: 1e3):
+ *   insert    n random non-overlapping mappings of 1..64 pages, each a
+ *             map request into a free range
+ *   uniform   200k requests on the n mappings, half map and half unmap,
+ *             1..64 pages, starting anywhere in the VM
+ *   anchored  the same, each starting within 64 pages of the start of an
+ *             existing mapping
+ *
+ * Requests are timed in chunks of 1000; ns_per_op is the median chunk's
+ * time per request, p95_ns the 95th percentile chunk, mean_ns the mean
+ * over all requests. Generating requests (and, for anchored, finding the
+ * anchors) happens between chunks, untimed. There is no baseline in the
+ * same process: the kernel is measured separately.
+ *
+ * Options (after the common ones of bench.h): --n N (only that size),
+ * --case insert|uniform|anchored, --requests N.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gpuvm/gpuvm.h>
+
+#include "bench.h"
+
+#define PAGE 4096ull
+#define VM_SIZE (1ull << 40)
+#define VM_PAGES (VM_SIZE / PAGE)
+#define NR_OBJS 16
+#define OBJ_PAGES (1ull << 18) /* nominal object size: 1 GiB */
+#define MAX_PAGES 64
+#define ANCHOR_PAGES 64
+#define CHUNK 1000
+#define POOL_SLAB 4096
+
+static void fail(const char *what)
+{
+	fprintf(stderr, "bench_sm: %s\n", what);
+	exit(1);
+}
+
+/* ---- the VA pool --------------------------------------------------------- */
+
+struct bva {
+	struct gpuva va;
+	struct bva *next_free;
+};
+
+struct slab {
+	struct slab *next;
+	struct bva vas[POOL_SLAB];
+};
+
+struct pool {
+	struct bva *free;
+	struct slab *slabs;
+	unsigned long out; /* VAs handed out and not returned */
+};
+
+static void pool_grow(struct pool *p)
+{
+	struct slab *s = malloc(sizeof(*s));
+	unsigned int i;
+
+	if (!s)
+		fail("out of memory");
+	s->next = p->slabs;
+	p->slabs = s;
+	for (i = 0; i < POOL_SLAB; i++) {
+		s->vas[i].next_free = p->free;
+		p->free = &s->vas[i];
+	}
+}
+
+static struct gpuva *pool_get(struct pool *p)
+{
+	struct bva *b;
+
+	if (!p->free)
+		pool_grow(p);
+	b = p->free;
+	p->free = b->next_free;
+	p->out++;
+	memset(&b->va, 0, sizeof(b->va));
+	return &b->va;
+}
+
+static void pool_put(struct pool *p, struct gpuva *va)
+{
+	struct bva *b = gpuvm_container_of(va, struct bva, va);
+
+	b->next_free = p->free;
+	p->free = b;
+	p->out--;
+}
+
+static void pool_fini(struct pool *p)
+{
+	struct slab *s, *next;
+
+	if (p->out)
+		fail("VAs still out of the pool");
+	for (s = p->slabs; s; s = next) {
+		next = s->next;
+		free(s);
+	}
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- VM, objects, requests ----------------------------------------------- */
+
+struct bvm {
+	struct gpuvm base;
+};
+
+static void bvm_free(struct gpuvm *gpuvm)
+{
+	free(gpuvm_container_of(gpuvm, struct bvm, base));
+}
+
+static const struct gpuvm_ops bvm_ops = {
+	.vm_free = bvm_free,
+};
+
+static void obj_free(struct gpuvm_gem_object *obj)
+{
+	free(obj);
+}
+
+static const struct gpuvm_gem_object_funcs obj_funcs = {
+	.free = obj_free,
+};
+
+struct request {
+	uint64_t addr, range, offset;
+	unsigned int obj; /* map: index into objs */
+	bool map;
+};
+
+struct workload {
+	struct gpuvm *vm;
+	struct gpuvm_gem_object *objs[NR_OBJS];
+	struct pool pool;
+	uint64_t rnd;
+	struct request *layout; /* the n mappings of the initial state */
+	size_t n;
+	double *chunk_ns;
+};
+
+static void workload_init(struct workload *w, size_t n, uint64_t seed)
+{
+	struct bvm *v = calloc(1, sizeof(*v));
+	struct gpuvm_gem_object *r_obj = gpuvm_resv_object_alloc();
+	uint64_t slot_pages = VM_PAGES / n;
+	size_t i, j;
+	unsigned int k;
+
+	if (!v || !r_obj || slot_pages < MAX_PAGES)
+		fail("cannot set up the VM");
+	memset(w, 0, sizeof(*w));
+	w->rnd = seed;
+	w->n = n;
+	gpuvm_init(&v->base, "bench_sm", GPUVM_IMMEDIATE_MODE, r_obj, 0,
+		   VM_SIZE, 0, 0, &bvm_ops);
+	gpuvm_gem_object_put(r_obj);
+	w->vm = &v->base;
+	for (k = 0; k < NR_OBJS; k++) {
+		w->objs[k] = calloc(1, sizeof(*w->objs[k]));
+		if (!w->objs[k])
+			fail("out of memory");
+		gpuvm_gem_object_init_shared_resv(w->objs[k], &obj_funcs,
+						  OBJ_PAGES * PAGE,
+						  gpuvm_resv(w->vm));
+	}
+
+	/* One mapping at a random place in each of n equal slots, inserted
+	 * in random order: random and non-overlapping. */
+	w->layout = calloc(n, sizeof(*w->layout));
+	w->chunk_ns = calloc(n / CHUNK + 2, sizeof(*w->chunk_ns));
+	if (!w->layout || !w->chunk_ns)
+		fail("out of memory");
+	for (i = 0; i < n; i++) {
+		struct request *r = &w->layout[i];
+		uint64_t pages = 1 + bench_rand(&w->rnd) % MAX_PAGES;
+		uint64_t start = i * slot_pages +
+				 bench_rand(&w->rnd) % (slot_pages - pages + 1);
+
+		r->map = true;
+		r->addr = start * PAGE;
+		r->range = pages * PAGE;
+		r->obj = (unsigned int)(bench_rand(&w->rnd) % NR_OBJS);
+		r->offset =
+			(bench_rand(&w->rnd) % (OBJ_PAGES - MAX_PAGES)) * PAGE;
+	}
+	for (i = n; i > 1; i--) {
+		struct request t;
+
+		j = (size_t)(bench_rand(&w->rnd) % i);
+		t = w->layout[i - 1];
+		w->layout[i - 1] = w->layout[j];
+		w->layout[j] = t;
+	}
+}
+
+/* ---- applying ops like a driver ------------------------------------------ */
+
+static void apply_ops(struct workload *w, struct gpuva_ops *ops,
+		      struct gpuvm_bo *map_vm_bo)
+{
+	struct gpuva_op *op;
+
+	gpuva_for_each_op(op, ops) {
+		struct gpuva *va, *old, *prev, *next;
+		struct gpuvm_gem_object *obj;
+		struct gpuvm_bo *vm_bo;
+
+		switch (op->op) {
+		case GPUVA_OP_MAP:
+			va = pool_get(&w->pool);
+			if (gpuva_map_checked(w->vm, va, &op->map))
+				fail("insert failed");
+			obj = va->gem.obj;
+			gpuvm_gem_gpuva_lock(obj);
+			gpuva_link(va, map_vm_bo);
+			gpuvm_gem_gpuva_unlock(obj);
+			break;
+		case GPUVA_OP_REMAP:
+			old = op->remap.unmap->va;
+			obj = old->gem.obj;
+			vm_bo = old->vm_bo;
+			prev = op->remap.prev ? pool_get(&w->pool) : NULL;
+			next = op->remap.next ? pool_get(&w->pool) : NULL;
+			gpuva_remap(prev, next, &op->remap);
+			/* The remnants first: old may hold the last ref. */
+			gpuvm_gem_gpuva_lock(obj);
+			if (prev)
+				gpuva_link(prev, vm_bo);
+			if (next)
+				gpuva_link(next, vm_bo);
+			gpuva_unlink(old);
+			gpuvm_gem_gpuva_unlock(obj);
+			pool_put(&w->pool, old);
+			break;
+		case GPUVA_OP_UNMAP:
+			old = op->unmap.va;
+			obj = old->gem.obj;
+			gpuvm_gem_gpuva_lock(obj);
+			gpuva_unlink(old);
+			gpuvm_gem_gpuva_unlock(obj);
+			gpuva_unmap(&op->unmap);
+			pool_put(&w->pool, old);
+			break;
+		default:
+			fail("unexpected op");
+		}
+	}
+}
+
+static void do_request(struct workload *w, const struct request *r)
+{
+	struct gpuvm_map_req req;
+	struct gpuvm_gem_object *obj;
+	struct gpuvm_bo *vm_bo;
+	struct gpuva_ops *ops;
+
+	if (!r->map) {
+		ops = gpuvm_sm_unmap_ops_create(w->vm, r->addr, r->range);
+		if (gpuvm_is_err(ops))
+			fail("unmap ops");
+		apply_ops(w, ops, NULL);
+		gpuva_ops_free(w->vm, ops);
+		return;
+	}
+
+	obj = w->objs[r->obj];
+	req.map.va.addr = r->addr;
+	req.map.va.range = r->range;
+	req.map.gem.obj = obj;
+	req.map.gem.offset = r->offset;
+	ops = gpuvm_sm_map_ops_create(w->vm, &req);
+	if (gpuvm_is_err(ops))
+		fail("map ops");
+	vm_bo = gpuvm_bo_create(w->vm, obj);
+	if (!vm_bo)
+		fail("out of memory");
+	vm_bo = gpuvm_bo_obtain_prealloc(vm_bo);
+	apply_ops(w, ops, vm_bo);
+	gpuvm_gem_gpuva_lock(obj);
+	gpuvm_bo_put(vm_bo);
+	gpuvm_gem_gpuva_unlock(obj);
+	gpuva_ops_free(w->vm, ops);
+}
+
+/* ---- timing -------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Run @nr requests, timing each chunk; return the total ns. */
+static double run_chunk(struct workload *w, const struct request *reqs,
+			size_t nr, double *chunk_ns)
+{
+	double t0 = bench_now_ns(), t;
+	size_t i;
+
+	for (i = 0; i < nr; i++)
+		do_request(w, &reqs[i]);
+	t = bench_now_ns() - t0;
+	*chunk_ns = t / (double)nr;
+	return t;
+}
+
+static void emit(const char *name, struct workload *w, size_t nr_chunks,
+		 size_t nr_requests, double total_ns)
+{
+	struct bench_stats s = { .iterations = nr_requests };
+	char keys[256];
+
+	qsort(w->chunk_ns, nr_chunks, sizeof(w->chunk_ns[0]), cmp_double);
+	s.ns_per_op = w->chunk_ns[nr_chunks / 2];
+	s.p95_ns = w->chunk_ns[(nr_chunks * 95 + 99) / 100 - 1];
+	if (bench_sanitized())
+		snprintf(keys, sizeof(keys), "\"n\": %zu", w->n);
+	else
+		snprintf(keys, sizeof(keys),
+			 "\"n\": %zu, \"requests\": %zu, \"mean_ns\": %.1f",
+			 w->n, nr_requests, total_ns / (double)nr_requests);
+	bench_emit("sm", name, keys, 1, &s, NULL, NULL);
+}
+
+/* Insert the initial layout; with @report, print the insert case. */
+static void build(struct workload *w, bool report)
+{
+	size_t i, c = 0;
+	double total = 0;
+
+	for (i = 0; i < w->n; i += CHUNK, c++) {
+		size_t nr = w->n - i < CHUNK ? w->n - i : CHUNK;
+
+		total += run_chunk(w, &w->layout[i], nr, &w->chunk_ns[c]);
+	}
+	if (report)
+		emit("insert", w, c, w->n, total);
+}
+
+/* Walk the VA space: ordered, linked, and as many VAs as the pool gave. */
+static void check(struct workload *w)
+{
+	struct gpuva *va;
+	uint64_t end = 0;
+	unsigned long count = 0;
+
+	gpuvm_for_each_va(va, w->vm) {
+		if (va->va.addr < end || !va->va.range || !va->vm_bo ||
+		    va->vm_bo->obj != va->gem.obj)
+			fail("inconsistent VA space");
+		end = va->va.addr + va->va.range;
+		count++;
+	}
+	if (count != w->pool.out)
+		fail("VA count differs from the pool");
+}
+
+static void teardown(struct workload *w)
+{
+	struct gpuva *va, *next;
+	unsigned int k;
+
+	gpuvm_for_each_va_safe(va, next, w->vm) {
+		struct gpuvm_gem_object *obj = va->gem.obj;
+
+		gpuvm_gem_gpuva_lock(obj);
+		gpuva_unlink(va);
+		gpuvm_gem_gpuva_unlock(obj);
+		gpuva_remove(va);
+		pool_put(&w->pool, va);
+	}
+	for (k = 0; k < NR_OBJS; k++)
+		if (gpuvm_gem_object_refcount(w->objs[k]) != 1)
+			fail("vm_bo leaked");
+}
+
+static void workload_fini(struct workload *w)
+{
+	unsigned int k;
+
+	for (k = 0; k < NR_OBJS; k++)
+		gpuvm_gem_object_put(w->objs[k]);
+	if (__atomic_load_n(&w->vm->kref, __ATOMIC_RELAXED) != 1)
+		fail("VM reference leaked");
+	gpuvm_put(w->vm);
+	pool_fini(&w->pool);
+	free(w->layout);
+	free(w->chunk_ns);
+}
+
+/* A start page for @pages pages near an existing mapping. */
+static uint64_t anchored_page(struct workload *w, uint64_t pages)
+{
+	uint64_t p = bench_rand(&w->rnd) % VM_PAGES, start;
+	struct gpuva *va =
+		gpuva_find_first(w->vm, p * PAGE, VM_SIZE - p * PAGE);
+	int64_t delta;
+
+	if (!va)
+		va = gpuva_find_first(w->vm, 0, VM_SIZE);
+	if (!va)
+		return p > VM_PAGES - pages ? VM_PAGES - pages : p;
+	start = va->va.addr / PAGE;
+	delta = (int64_t)(bench_rand(&w->rnd) % (2 * ANCHOR_PAGES + 1)) -
+		ANCHOR_PAGES;
+	if (delta < 0 && (uint64_t)-delta > start)
+		return 0;
+	start += (uint64_t)delta;
+	return start > VM_PAGES - pages ? VM_PAGES - pages : start;
+}
+
+static void gen_requests(struct workload *w, struct request *reqs, size_t nr,
+			 bool anchored)
+{
+	size_t i;
+
+	for (i = 0; i < nr; i++) {
+		struct request *r = &reqs[i];
+		uint64_t pages = 1 + bench_rand(&w->rnd) % MAX_PAGES;
+		uint64_t start =
+			anchored ? anchored_page(w, pages) :
+				   bench_rand(&w->rnd) % (VM_PAGES - pages + 1);
+
+		r->map = bench_rand(&w->rnd) & 1;
+		r->addr = start * PAGE;
+		r->range = pages * PAGE;
+		r->obj = (unsigned int)(bench_rand(&w->rnd) % NR_OBJS);
+		r->offset =
+			(bench_rand(&w->rnd) % (OBJ_PAGES - MAX_PAGES)) * PAGE;
+	}
+}
+
+static void run_requests(struct workload *w, size_t nr_requests, bool anchored)
+{
+	struct request reqs[CHUNK];
+	size_t i, c = 0;
+	double total = 0;
+	size_t max_chunks = w->n / CHUNK + 2;
+	double *chunk_ns = w->chunk_ns;
+
+	if (nr_requests / CHUNK + 1 > max_chunks) {
+		chunk_ns = calloc(nr_requests / CHUNK + 1, sizeof(*chunk_ns));
+		if (!chunk_ns)
+			fail("out of memory");
+		free(w->chunk_ns);
+		w->chunk_ns = chunk_ns;
+	}
+	for (i = 0; i < nr_requests; i += CHUNK, c++) {
+		size_t nr = nr_requests - i < CHUNK ? nr_requests - i : CHUNK;
+
+		gen_requests(w, reqs, nr, anchored);
+		total += run_chunk(w, reqs, nr, &w->chunk_ns[c]);
+	}
+	check(w);
+	emit(anchored ? "anchored" : "uniform", w, c, nr_requests, total);
+}
+
+static bool want(const char *only, const char *name)
+{
+	return !only || !strcmp(only, name);
+}
+
+static void run_size(const struct bench_opts *opts, size_t n,
+		     size_t nr_requests, const char *only)
+{
+	struct workload w;
+
+	workload_init(&w, n, opts->seed + n);
+	build(&w, want(only, "insert"));
+	check(&w);
+	if (want(only, "uniform"))
+		run_requests(&w, nr_requests, false);
+	if (want(only, "anchored")) {
+		if (want(only, "uniform")) {
+			/* Back to the same initial layout. */
+			teardown(&w);
+			build(&w, false);
+		}
+		run_requests(&w, nr_requests, true);
+	}
+	teardown(&w);
+	workload_fini(&w);
+}
+
+int main(int argc, char **argv)
+{
+	static const size_t sizes[] = { 100000, 1000000 };
+	size_t one = 0, nr_requests = 200000;
+	struct bench_opts opts;
+	const char *only = NULL;
+	unsigned int i;
+	int a;
+
+	for (a = bench_init(argc, argv, &opts); a < argc; a++) {
+		if (!strcmp(argv[a], "--n") && a + 1 < argc) {
+			one = strtoull(argv[++a], NULL, 0);
+		} else if (!strcmp(argv[a], "--requests") && a + 1 < argc) {
+			nr_requests = strtoull(argv[++a], NULL, 0);
+		} else if (!strcmp(argv[a], "--case") && a + 1 < argc) {
+			only = argv[++a];
+		} else {
+			fprintf(stderr,
+				"usage: %s [--smoke] [--debug] [--seed N] "
+				"[--n N] [--requests N] "
+				"[--case insert|uniform|anchored]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (opts.smoke) {
+		one = one ? one : 1000;
+		nr_requests = 2000;
+	}
+	if (one) {
+		if (one < 1 || one > VM_PAGES / MAX_PAGES)
+			fail("--n out of range");
+		run_size(&opts, one, nr_requests ? nr_requests : 1, only);
+		return 0;
+	}
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		run_size(&opts, sizes[i], nr_requests ? nr_requests : 1, only);
+	return 0;
+}
