@@ -418,9 +418,16 @@ static void *race_thread(void *arg)
 		__atomic_store_n(&s->slot[w->id], NULL, __ATOMIC_RELEASE);
 		/* Readers may still hold f1 via the slot until they put it. */
 		gpuvm_dma_fence_put(f1);
-		w->result.pass++;
+		__atomic_fetch_add(&w->result.pass, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
+}
+
+/* Both workers completed a round (slow runs, e.g. valgrind, need longer). */
+static bool race_both_passed(struct race_worker *w)
+{
+	return __atomic_load_n(&w[0].result.pass, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&w[1].result.pass, __ATOMIC_RELAXED);
 }
 
 static void test_race_signal_callback(void **state)
@@ -445,6 +452,8 @@ static void test_race_signal_callback(void **state)
 				0);
 		}
 		nanosleep(&run, NULL);
+		for (i = 0; i < 200 && !race_both_passed(w); i++)
+			nanosleep(&run, NULL); /* at most 10 s more */
 		__atomic_store_n(&shared.stop, true, __ATOMIC_RELEASE);
 		for (i = 0; i < 2; i++)
 			pthread_join(t[i], NULL);
