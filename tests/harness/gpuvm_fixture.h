@@ -294,7 +294,6 @@ void fx_op_free(struct gpuva_op *op);
 /* Install fx_op_alloc/fx_op_free in fx->ops and zero the counters. */
 void fx_use_counted_ops(struct fx_vm *fx);
 
-
 /* ---- modes and state queries (for the VM contract tests) ---------------- */
 
 /* The four locking modes: staged/immediate x plain/GPUVM_RESV_PROTECTED. */
