@@ -11,7 +11,8 @@
  *                algorithms; acquisitions and back-offs per second. The
  *                baseline takes the same mutexes as pthread mutexes in
  *                sorted order (deadlock avoidance by a global order).
- *   (exec        locking through gpuvm_exec is measured by bench_exec.)
+ *   exec         exec-locking N = 1..256 objects through gpuvm_exec, against
+ *                a plain ww context locking the same objects (key "n")
  *
  * Options (after the common ones of bench.h): --case NAME.
  */
@@ -355,6 +356,105 @@ static void bench_contended(const struct bench_opts *opts)
 		pthread_mutex_destroy(&c.plocks[i]);
 }
 
+/* ---- exec ---------------------------------------------------------------- */
+
+#define EXEC_MAX_OBJECTS 256
+
+struct exec_workload {
+	struct gpuvm_gem_object *objs[EXEC_MAX_OBJECTS];
+	unsigned int n;
+	unsigned long failures;
+};
+
+static void run_exec_lock(void *arg, unsigned long iters)
+{
+	struct exec_workload *w = arg;
+	struct gpuvm_exec exec;
+	unsigned long it;
+	unsigned int i;
+	int ret;
+
+	for (it = 0; it < iters; it++) {
+		ret = 0;
+		gpuvm_exec_init(&exec, 0, w->n);
+		gpuvm_exec_until_all_locked(&exec) {
+			for (i = 0; i < w->n; i++) {
+				ret = gpuvm_exec_lock_obj(&exec, w->objs[i]);
+				if (ret)
+					break;
+			}
+			gpuvm_exec_retry_on_contention(&exec);
+			if (ret)
+				break;
+		}
+		w->failures += ret != 0;
+		gpuvm_exec_fini(&exec);
+	}
+}
+
+static void run_exec_ww_ctx(void *arg, unsigned long iters)
+{
+	struct exec_workload *w = arg;
+	struct gpuvm_ww_acquire_ctx ctx;
+	unsigned long it;
+	unsigned int i;
+
+	for (it = 0; it < iters; it++) {
+		gpuvm_ww_acquire_init(&ctx, &gpuvm_reservation_ww_class);
+		for (i = 0; i < w->n; i++)
+			w->failures += gpuvm_dma_resv_lock(w->objs[i]->resv,
+							   &ctx) != 0;
+		gpuvm_ww_acquire_done(&ctx);
+		for (i = 0; i < w->n; i++)
+			gpuvm_dma_resv_unlock(w->objs[i]->resv);
+		gpuvm_ww_acquire_fini(&ctx);
+	}
+}
+
+/*
+ * exec: one uncontended transaction locking N objects through struct
+ * gpuvm_exec (init, loop, lock each, fini), N = 1, 2, 4, ... 256; the
+ * baseline locks the same N reservations one by one with a plain ww
+ * acquire context, the floor exec adds its tracking, references and
+ * array to.
+ */
+static int bench_exec(const struct bench_opts *opts)
+{
+	struct exec_workload w = { 0 };
+	unsigned int i, n, max_n;
+	char keys[64];
+
+	for (i = 0; i < EXEC_MAX_OBJECTS; i++) {
+		w.objs[i] = gpuvm_kzalloc(sizeof(*w.objs[i]), GPUVM_GFP_KERNEL);
+		if (!w.objs[i])
+			return 1;
+		gpuvm_gem_object_init(w.objs[i], NULL, 4096);
+	}
+
+	max_n = opts->smoke ? 8 : EXEC_MAX_OBJECTS;
+	for (n = 1; n <= max_n; n *= 2) {
+		struct bench_stats s, b;
+
+		w.n = n;
+		s = bench_measure(opts, run_exec_lock, &w);
+		b = bench_measure(opts, run_exec_ww_ctx, &w);
+		snprintf(keys, sizeof(keys), "\"n\": %u", n);
+		bench_emit("ww_mutex", "exec", keys, 1, &s, "ww_ctx", &b);
+	}
+
+	for (i = 0; i < EXEC_MAX_OBJECTS; i++) {
+		/* No free callback: the memory is ours. */
+		gpuvm_gem_object_put(w.objs[i]);
+		gpuvm_kfree(w.objs[i]);
+	}
+	if (w.failures) {
+		fprintf(stderr, "bench_ww_mutex: %lu failed exec lock(s)\n",
+			w.failures);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_opts opts;
@@ -368,7 +468,7 @@ int main(int argc, char **argv)
 			fprintf(stderr,
 				"usage: %s [--smoke] [--debug] "
 				"[--seed N] [--samples N] "
-				"[--case uncontended|contended]\n",
+				"[--case uncontended|exec|contended]\n",
 				argv[0]);
 			return 2;
 		}
@@ -376,6 +476,10 @@ int main(int argc, char **argv)
 
 	if (!only || !strcmp(only, "uncontended"))
 		bench_uncontended(&opts);
+	if (!only || !strcmp(only, "exec")) {
+		if (bench_exec(&opts))
+			return 1;
+	}
 	if (!only || !strcmp(only, "contended"))
 		bench_contended(&opts);
 	return 0;
