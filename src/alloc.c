@@ -5,11 +5,27 @@
  * Every allocation is counted (gpuvm_alloc_live()) and passes through the
  * fault injector: an armed countdown that fails exactly one allocation.
  */
+#include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "rcu.h"
+
+/* Under AddressSanitizer freed memory is checked better than by poison. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ALLOC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ALLOC_ASAN 1
+#endif
+#endif
+#ifdef ALLOC_ASAN
+#define ALLOC_POISON 0
+#else
+#define ALLOC_POISON 1
+#endif
 
 static atomic_long live_allocations;
 /* Allocations left before the injected fault; 0 = disarmed. */
@@ -88,11 +104,78 @@ GPUVM_EXPORT void *gpuvm_krealloc_array(void *ptr, size_t n, size_t size,
 	return alloc_common(ptr, bytes, gfp, "gpuvm_krealloc_array");
 }
 
+/* ---- the debug quarantine (see alloc.h) ---------------------------------- */
+
+#define QUARANTINE_BLOCKS 256
+#define QUARANTINE_BYTES (4u << 20)
+
+static pthread_mutex_t quarantine_lock = PTHREAD_MUTEX_INITIALIZER;
+static void *quarantine[QUARANTINE_BLOCKS];
+static size_t quarantine_size[QUARANTINE_BLOCKS];
+static unsigned int quarantine_head, quarantine_count;
+static size_t quarantine_bytes;
+
+/* quarantine_lock held: really free the oldest block. */
+static void quarantine_evict(void)
+{
+	unsigned int i = quarantine_head;
+
+	free(quarantine[i]);
+	quarantine_bytes -= quarantine_size[i];
+	quarantine[i] = NULL;
+	quarantine_head = (i + 1) % QUARANTINE_BLOCKS;
+	quarantine_count--;
+}
+
+static void quarantine_put(void *ptr)
+{
+	size_t size = malloc_usable_size(ptr);
+
+	memset(ptr, GPUVM_POISON_FREE, size);
+	if (size > QUARANTINE_BYTES) {
+		free(ptr);
+		return;
+	}
+	pthread_mutex_lock(&quarantine_lock);
+	while (quarantine_count == QUARANTINE_BLOCKS ||
+	       (quarantine_count && quarantine_bytes + size > QUARANTINE_BYTES))
+		quarantine_evict();
+	quarantine[(quarantine_head + quarantine_count) % QUARANTINE_BLOCKS] =
+		ptr;
+	quarantine_size[(quarantine_head + quarantine_count) %
+			QUARANTINE_BLOCKS] = size;
+	quarantine_count++;
+	quarantine_bytes += size;
+	pthread_mutex_unlock(&quarantine_lock);
+}
+
+GPUVM_EXPORT void gpuvm_alloc_quarantine_flush(void)
+{
+	pthread_mutex_lock(&quarantine_lock);
+	while (quarantine_count)
+		quarantine_evict();
+	pthread_mutex_unlock(&quarantine_lock);
+}
+
+__attribute__((destructor)) static void quarantine_destructor(void)
+{
+	gpuvm_alloc_quarantine_flush();
+}
+
+GPUVM_EXPORT bool gpuvm_alloc_poisoning(void)
+{
+	return ALLOC_POISON && gpuvm_debug_active();
+}
+
 GPUVM_EXPORT void gpuvm_kfree(void *ptr)
 {
 	if (!ptr)
 		return;
 	atomic_fetch_sub_explicit(&live_allocations, 1, memory_order_relaxed);
+	if (ALLOC_POISON && gpuvm_debug_active()) {
+		quarantine_put(ptr);
+		return;
+	}
 	free(ptr);
 }
 

@@ -560,3 +560,53 @@ GPUVM_EXPORT void gpuvm_might_wait_fence(const char *func)
 		class_mark(h->class_id, CLASS_WAITED_UNDER);
 	}
 }
+
+/* ---- graph queries and reset (tests) ------------------------------------ */
+
+GPUVM_EXPORT bool
+gpuvm_lockdep_order_known(const struct gpuvm_lock_class *held,
+			  const struct gpuvm_lock_class *taken)
+{
+	unsigned int from = __atomic_load_n(&held->id, __ATOMIC_ACQUIRE);
+	unsigned int to = __atomic_load_n(&taken->id, __ATOMIC_ACQUIRE);
+
+	return from && to && edge_known(from, to);
+}
+
+GPUVM_EXPORT void gpuvm_lockdep_reset(void)
+{
+	unsigned int i, w;
+
+	pthread_mutex_lock(&graph_lock);
+	for (i = 0; i < nr_classes; i++) {
+		classes[i].nr_edges = 0;
+		__atomic_store_n(&classes[i].state, 0, __ATOMIC_RELAXED);
+		for (w = 0; w < ADJ_WORDS; w++)
+			__atomic_store_n(&adjacency[i][w], 0, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&graph_lock);
+}
+
+/* ---- test-only knobs ---------------------------------------------------- */
+
+static unsigned int debug_knobs;
+
+GPUVM_EXPORT void gpuvm_debug_set_knob(enum gpuvm_debug_knob knob, bool on)
+{
+	unsigned int bit;
+
+	if ((unsigned int)knob >= GPUVM_KNOB_COUNT__)
+		return;
+	bit = 1u << knob;
+	if (on)
+		__atomic_or_fetch(&debug_knobs, bit, __ATOMIC_RELAXED);
+	else
+		__atomic_and_fetch(&debug_knobs, ~bit, __ATOMIC_RELAXED);
+}
+
+GPUVM_EXPORT bool gpuvm_debug_knob(enum gpuvm_debug_knob knob)
+{
+	if ((unsigned int)knob >= GPUVM_KNOB_COUNT__)
+		return false;
+	return __atomic_load_n(&debug_knobs, __ATOMIC_RELAXED) & (1u << knob);
+}

@@ -35,12 +35,46 @@ static inline void gpuvm_kref_saturate__(int *ref)
 	__atomic_store_n(ref, GPUVM_KREF_SATURATED, __ATOMIC_RELAXED);
 }
 
+/*
+ * Freed memory holds GPUVM_POISON_INT (negative, so only the slow paths
+ * below can see it): report the use after free and put the poison back,
+ * so the next access is recognised as well.
+ */
+static inline bool gpuvm_kref_poisoned__(int *ref, int old, const char *func)
+{
+	if (old != GPUVM_POISON_INT)
+		return false;
+	__atomic_store_n(ref, GPUVM_POISON_INT, __ATOMIC_RELAXED);
+	gpuvm_warn(GPUVM_RULE_USE_AFTER_FREE,
+		   "%s: the object was already freed (its reference count "
+		   "reads the free poison)",
+		   func);
+	return true;
+}
+
+/*
+ * For API entry points that read other fields before the count: whether
+ * the object was freed (reported, naming @func). One load and a branch.
+ */
+static inline bool gpuvm_kref_freed(const int *ref, const char *func)
+{
+	if (likely(__atomic_load_n(ref, __ATOMIC_RELAXED) != GPUVM_POISON_INT))
+		return false;
+	gpuvm_warn(GPUVM_RULE_USE_AFTER_FREE,
+		   "%s: the object was already freed (its reference count "
+		   "reads the free poison)",
+		   func);
+	return true;
+}
+
 /* Take a reference; @func names the public caller in reports. */
 static inline void gpuvm_kref_get(int *ref, const char *func)
 {
 	int old = __atomic_fetch_add(ref, 1, __ATOMIC_RELAXED);
 
 	if (likely(old > 0 && old < INT_MAX))
+		return;
+	if (gpuvm_kref_poisoned__(ref, old, func))
 		return;
 	gpuvm_kref_saturate__(ref);
 	if (old == 0)
@@ -62,6 +96,11 @@ static inline bool gpuvm_kref_get_unless_zero(int *ref)
 	do {
 		if (old == 0)
 			return false;
+		if (unlikely(old == GPUVM_POISON_INT)) {
+			gpuvm_kref_poisoned__(ref, old,
+					      "gpuvm_kref_get_unless_zero");
+			return false;
+		}
 		if (unlikely(old < 0 || old == INT_MAX))
 			return true; /* saturated: stays so, never freed */
 	} while (!__atomic_compare_exchange_n(
@@ -82,6 +121,8 @@ static inline bool gpuvm_kref_put(int *ref, const char *func)
 	if (old == 1)
 		return true;
 	if (likely(old > 1))
+		return false;
+	if (gpuvm_kref_poisoned__(ref, old, func))
 		return false;
 	gpuvm_kref_saturate__(ref);
 	gpuvm_warn(GPUVM_RULE_REFCOUNT_UNDERFLOW,

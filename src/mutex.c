@@ -10,10 +10,40 @@ GPUVM_EXPORT void gpuvm_mutex_init(struct gpuvm_mutex *m, const char *name,
 	gpuvm_lockdep_init_map(&m->dep_map, name, lock_class);
 }
 
+/*
+ * A destroyed mutex has no class while the checker is on: using it again
+ * is reported as a use after free (its object is gone). Destroying a
+ * mutex that some thread holds is reported and leaves it intact, so the
+ * holder's unlock stays defined.
+ */
 GPUVM_EXPORT void gpuvm_mutex_destroy(struct gpuvm_mutex *m)
 {
-	gpuvm_lockdep_fini_map(&m->dep_map, "gpuvm_mutex_destroy");
+	if (gpuvm_debug_active()) {
+		if (gpuvm_lock_is_held(&m->dep_map)) {
+			gpuvm_lockdep_fini_map(&m->dep_map,
+					       "gpuvm_mutex_destroy");
+			return;
+		}
+		if (__atomic_load_n(&m->locked, __ATOMIC_RELAXED)) {
+			gpuvm_warn(GPUVM_RULE_DESTROY_HELD,
+				   "gpuvm_mutex_destroy: destroying '%s' "
+				   "while another thread holds it",
+				   m->dep_map.name);
+			return;
+		}
+		m->dep_map.lock_class = NULL;
+	}
 	pthread_mutex_destroy(&m->lock);
+}
+
+static bool mutex_destroyed(struct gpuvm_mutex *m, const char *func)
+{
+	if (likely(m->dep_map.lock_class))
+		return false;
+	gpuvm_warn(GPUVM_RULE_USE_AFTER_FREE,
+		   "%s: '%s' was destroyed (its object was freed)", func,
+		   m->dep_map.name);
+	return true;
 }
 
 GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
@@ -22,6 +52,8 @@ GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
 	 * The kernel would deadlock here. Report the recursion and return
 	 * instead, so a test sees the warning rather than a hang.
 	 */
+	if (gpuvm_debug_active() && mutex_destroyed(m, "gpuvm_mutex_lock"))
+		return;
 	if (gpuvm_debug_active() && gpuvm_lock_is_held(&m->dep_map)) {
 		gpuvm_lock_acquire(&m->dep_map, 0, GPUVM_RET_IP);
 		gpuvm_lock_release(&m->dep_map, "gpuvm_mutex_lock");
@@ -34,6 +66,8 @@ GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
 
 GPUVM_EXPORT bool gpuvm_mutex_trylock(struct gpuvm_mutex *m)
 {
+	if (gpuvm_debug_active() && mutex_destroyed(m, "gpuvm_mutex_trylock"))
+		return false;
 	if (pthread_mutex_trylock(&m->lock))
 		return false;
 	__atomic_store_n(&m->locked, 1, __ATOMIC_RELAXED);

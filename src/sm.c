@@ -16,6 +16,7 @@
 
 #include <gpuvm/ops.h>
 
+#include "kref.h"
 #include "vm_internal.h"
 
 struct step_ops {
@@ -235,9 +236,12 @@ static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 int gpuvm_sm_map(struct gpuvm *gpuvm, void *priv,
 		 const struct gpuvm_map_req *req)
 {
-	const struct gpuvm_ops *ops = gpuvm->ops;
+	const struct gpuvm_ops *ops;
 	struct step_ops fn;
 
+	if (gpuvm_kref_freed(&gpuvm->kref, "gpuvm_sm_map"))
+		return -EINVAL;
+	ops = gpuvm->ops;
 	if (!ops || !ops->sm_step_map || !ops->sm_step_remap ||
 	    !ops->sm_step_unmap)
 		return -EINVAL;
@@ -249,9 +253,12 @@ int gpuvm_sm_map(struct gpuvm *gpuvm, void *priv,
 int gpuvm_sm_unmap(struct gpuvm *gpuvm, void *priv, uint64_t addr,
 		   uint64_t range)
 {
-	const struct gpuvm_ops *ops = gpuvm->ops;
+	const struct gpuvm_ops *ops;
 	struct step_ops fn;
 
+	if (gpuvm_kref_freed(&gpuvm->kref, "gpuvm_sm_unmap"))
+		return -EINVAL;
+	ops = gpuvm->ops;
 	if (!ops || !ops->sm_step_remap || !ops->sm_step_unmap)
 		return -EINVAL;
 	fn = (struct step_ops){ NULL, ops->sm_step_remap, ops->sm_step_unmap };

@@ -7,6 +7,7 @@
  * survives removal of the current VA, as the kernel's rb.list).
  */
 #include "internal.h"
+#include "kref.h"
 #include "va_index.h"
 #include "vm_internal.h"
 
@@ -147,12 +148,23 @@ void gpuva_link(struct gpuva *va, struct gpuvm_bo *vm_bo)
 {
 	struct gpuvm_gem_object *obj = va->gem.obj;
 
-	if (!obj)
+	if (!obj || gpuvm_kref_freed(&vm_bo->kref, "gpuva_link"))
 		return;
 	if (obj != vm_bo->obj)
 		gpuvm_warn(GPUVM_RULE_LINK_OBJ,
 			   "gpuva_link: the VA maps a different object than "
 			   "the vm_bo");
+	if (va->vm != vm_bo->vm)
+		gpuvm_warn(GPUVM_RULE_LINK_VM,
+			   "gpuva_link: a VA of VM '%s' linked to a vm_bo of "
+			   "VM '%s'",
+			   va->vm ? va->vm->name : "(none)", vm_bo->vm->name);
+	/* Lookups could not find it: (VM, GEM) would get a second vm_bo. */
+	if (gpuvm_debug_active() && gpuvm_list_empty(&vm_bo->list.entry.gem))
+		gpuvm_warn(GPUVM_RULE_LINK_UNREGISTERED,
+			   "gpuva_link: vm_bo %p of VM '%s' is not published "
+			   "on its object's list (not obtained, or a zombie)",
+			   (void *)vm_bo, vm_bo->vm->name);
 	gpuvm_gem_list_assert_held(va->vm, obj, "gpuva_link");
 	va->vm_bo = gpuvm_bo_get(vm_bo);
 	gpuvm_list_add_tail(&va->gem.entry, &vm_bo->list.gpuva);
@@ -177,7 +189,7 @@ void gpuva_unlink_defer(struct gpuva *va)
 	struct gpuvm_bo *vm_bo = va->vm_bo;
 	bool zombie;
 
-	if (!obj)
+	if (!obj || gpuvm_kref_freed(&vm_bo->kref, "gpuva_unlink_defer"))
 		return;
 	if (!gpuvm_immediate_mode(vm_bo->vm))
 		gpuvm_warn(GPUVM_RULE_MODE,

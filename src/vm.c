@@ -126,18 +126,43 @@ struct gpuvm *gpuvm_get(struct gpuvm *gpuvm)
 	return gpuvm;
 }
 
+/*
+ * Debug mode: the VM's memory belongs to the driver, so the allocator's
+ * poison does not reach it. Poison the library's own fields instead
+ * (name keeps its documented NULL, the kernel node stays unlisted), so an
+ * API call on a VM whose vm_free ran is reported, not served.
+ */
+static void gpuvm_poison(struct gpuvm *gpuvm)
+{
+	__atomic_store_n(&gpuvm->kref, GPUVM_POISON_INT, __ATOMIC_RELAXED);
+	memset(&gpuvm->flags, GPUVM_POISON_FREE, sizeof(gpuvm->flags));
+	gpuvm->r_obj = GPUVM_POISON_PTR;
+}
+
 void gpuvm_put(struct gpuvm *gpuvm)
 {
+	const struct gpuvm_ops *ops;
+
 	if (!gpuvm || !gpuvm_kref_put(&gpuvm->kref, "gpuvm_put"))
 		return;
 
+	/* Freeing r_obj under its own resv would unlock freed memory. */
+	if (gpuvm_debug_active() && gpuvm_dma_resv_held(gpuvm->r_obj->resv))
+		gpuvm_warn(GPUVM_RULE_LOCK_HELD,
+			   "gpuvm_put: final put of VM '%s' while holding its "
+			   "resv (teardown drops r_obj, whose release may "
+			   "free that resv)",
+			   gpuvm->name);
 	gpuvm_fini(gpuvm);
-	if (!gpuvm->ops || !gpuvm->ops->vm_free) {
+	ops = gpuvm->ops;
+	if (gpuvm_debug_active())
+		gpuvm_poison(gpuvm);
+	if (!ops || !ops->vm_free) {
 		gpuvm_warn(GPUVM_RULE_VM_NO_FREE,
 			   "gpuvm_put: no vm_free callback; the VM is leaked");
 		return;
 	}
-	gpuvm->ops->vm_free(gpuvm);
+	ops->vm_free(gpuvm);
 }
 
 static void resv_object_free(struct gpuvm_gem_object *obj)

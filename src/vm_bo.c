@@ -244,14 +244,44 @@ static void vm_list_del(struct gpuvm_bo *vm_bo, enum vm_list l, bool lock)
 		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
 }
 
+/*
+ * GEM list lock held, before publishing @vm_bo: every VM sharing @obj must
+ * agree on the mode, since the mode picks the lock protecting the list.
+ * The vm_bos already listed were checked when they came, so the first one
+ * stands for all.
+ */
+static void check_mode_shared(struct gpuvm_gem_object *obj,
+			      struct gpuvm_bo *vm_bo, const char *func)
+{
+	struct gpuvm_bo *other;
+
+	if (!gpuvm_debug_active() || gpuvm_list_empty(&obj->gpuva.list))
+		return;
+	other = gpuvm_list_first_entry(&obj->gpuva.list, struct gpuvm_bo,
+				       list.entry.gem);
+	if (gpuvm_immediate_mode(other->vm) == gpuvm_immediate_mode(vm_bo->vm))
+		return;
+	gpuvm_warn(GPUVM_RULE_MODE_MIXED,
+		   "%s: object %p is mapped by VM '%s' (%s mode) and now by VM "
+		   "'%s' (%s mode): its vm_bo list would be changed under two "
+		   "different locks",
+		   func, (void *)obj, other->vm->name,
+		   gpuvm_immediate_mode(other->vm) ? "immediate" : "staged",
+		   vm_bo->vm->name,
+		   gpuvm_immediate_mode(vm_bo->vm) ? "immediate" : "staged");
+}
+
 /* ---- create, find, obtain ---------------------------------------------- */
 
 struct gpuvm_bo *gpuvm_bo_create(struct gpuvm *gpuvm,
 				 struct gpuvm_gem_object *obj)
 {
-	const struct gpuvm_ops *ops = gpuvm->ops;
+	const struct gpuvm_ops *ops;
 	struct gpuvm_bo *vm_bo;
 
+	if (gpuvm_kref_freed(&gpuvm->kref, "gpuvm_bo_create"))
+		return NULL;
+	ops = gpuvm->ops;
 	if (ops && ops->vm_bo_alloc)
 		vm_bo = ops->vm_bo_alloc();
 	else
@@ -321,6 +351,7 @@ struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
 	table = hash_grow_alloc(obj, &bits);
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_obtain_locked");
 	old = hash_grow_install(obj, table, bits);
+	check_mode_shared(obj, vm_bo, "gpuvm_bo_obtain_locked");
 	gem_add_vm_bo(obj, vm_bo);
 	gpuvm_kfree(old);
 	gpuvm_hook("obtain:after_list_add");
@@ -329,11 +360,15 @@ struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
 
 struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 {
-	struct gpuvm *gpuvm = prealloc->vm;
-	struct gpuvm_gem_object *obj = prealloc->obj;
+	struct gpuvm *gpuvm;
+	struct gpuvm_gem_object *obj;
 	struct gpuvm_bo *vm_bo, **table, **spare;
 	unsigned int bits = 0;
 
+	if (gpuvm_kref_freed(&prealloc->kref, "gpuvm_bo_obtain_prealloc"))
+		return prealloc;
+	gpuvm = prealloc->vm;
+	obj = prealloc->obj;
 	if (!gpuvm_immediate_mode(gpuvm))
 		gpuvm_warn(GPUVM_RULE_MODE,
 			   "gpuvm_bo_obtain_prealloc: VM '%s' is not in "
@@ -345,6 +380,14 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 
 	gpuvm_gem_gpuva_lock(obj);
 	vm_bo = gpuvm_bo_find(gpuvm, obj);
+	if (vm_bo && gpuvm_debug_knob(GPUVM_KNOB_OBTAIN_FREE_LOCKED)) {
+		/* Test-only: the pre-fix order, the free under the mutex. */
+		if (gpuvm_kref_put(&prealloc->kref, "gpuvm_bo_obtain_prealloc"))
+			vm_bo_free(prealloc);
+		gpuvm_gem_gpuva_unlock(obj);
+		gpuvm_kfree(table);
+		return vm_bo;
+	}
 	if (vm_bo) {
 		gpuvm_gem_gpuva_unlock(obj);
 		gpuvm_kfree(table);
@@ -355,6 +398,7 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 	}
 	spare = hash_grow_install(obj, table, bits);
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_obtain_prealloc");
+	check_mode_shared(obj, prealloc, "gpuvm_bo_obtain_prealloc");
 	gem_add_vm_bo(obj, prealloc);
 	gpuvm_gem_gpuva_unlock(obj);
 	gpuvm_kfree(spare);
@@ -384,6 +428,31 @@ static void vm_bo_destroy(struct gpuvm_bo *vm_bo)
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_put");
 	gem_del_vm_bo(obj, vm_bo);
 	vm_bo_free(vm_bo);
+}
+
+bool gpuvm_bo_destroy_not_in_lists(struct gpuvm_bo *vm_bo)
+{
+	static const char func[] = "gpuvm_bo_destroy_not_in_lists";
+
+	if (!vm_bo || gpuvm_kref_freed(&vm_bo->kref, func))
+		return false;
+	/* The free may drop the last GEM reference, mutex included. */
+	gpuvm_lock_assert_not_held(&vm_bo->obj->gpuva.lock.dep_map, func);
+	if (gpuvm_kref_read(&vm_bo->kref) != 1 ||
+	    !gpuvm_list_empty(&vm_bo->list.entry.gem) ||
+	    !gpuvm_list_empty(&vm_bo->list.entry.extobj) ||
+	    !gpuvm_list_empty(&vm_bo->list.entry.evict)) {
+		gpuvm_warn(GPUVM_RULE_VM_BO_PUBLISHED,
+			   "%s: vm_bo %p of VM '%s' is published or shared "
+			   "(count %d); left alone",
+			   func, (void *)vm_bo, vm_bo->vm->name,
+			   gpuvm_kref_read(&vm_bo->kref));
+		return false;
+	}
+	if (!gpuvm_kref_put(&vm_bo->kref, func))
+		return false;
+	vm_bo_free(vm_bo);
+	return true;
 }
 
 bool gpuvm_bo_put(struct gpuvm_bo *vm_bo)
@@ -447,7 +516,7 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 	struct gpuvm_gem_object *obj;
 	bool zombie;
 
-	if (!vm_bo)
+	if (!vm_bo || gpuvm_kref_freed(&vm_bo->kref, "gpuvm_bo_put_deferred"))
 		return false;
 	obj = vm_bo->obj;
 	if (!gpuvm_immediate_mode(vm_bo->vm))
@@ -462,6 +531,13 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 
 	gpuvm_gem_gpuva_lock(obj);
 	zombie = gpuvm_bo_put_zombify_locked(vm_bo, "gpuvm_bo_put_deferred");
+	if (zombie && gpuvm_debug_knob(GPUVM_KNOB_DEFER_PUBLISH_LOCKED)) {
+		/* Test-only: the broken order, visible before the unlock. */
+		gpuvm_bo_defer_push(vm_bo);
+		gpuvm_hook("put_deferred:after_publish_locked");
+		gpuvm_gem_gpuva_unlock(obj);
+		return true;
+	}
 	gpuvm_gem_gpuva_unlock(obj);
 	gpuvm_hook("put_deferred:after_unlock");
 	/* Publish after unlocking: cleanup may free obj, and its mutex. */
@@ -480,9 +556,12 @@ void gpuvm_bo_deferred_cleanup(struct gpuvm *gpuvm)
 {
 	struct cds_lfs_head *batch;
 	struct cds_lfs_node *node, *next;
-	bool protected_lists = gpuvm_resv_protected(gpuvm);
-	bool take_resv = protected_lists;
+	bool protected_lists, take_resv;
 
+	if (gpuvm_kref_freed(&gpuvm->kref, "gpuvm_bo_deferred_cleanup"))
+		return;
+	protected_lists = gpuvm_resv_protected(gpuvm);
+	take_resv = protected_lists;
 	if (protected_lists && gpuvm_debug_enabled() &&
 	    gpuvm_resv_held(gpuvm)) {
 		gpuvm_warn(GPUVM_RULE_LOCK_HELD,
@@ -516,9 +595,13 @@ void gpuvm_bo_deferred_cleanup(struct gpuvm *gpuvm)
 
 void gpuvm_bo_extobj_add(struct gpuvm_bo *vm_bo)
 {
-	struct gpuvm *gpuvm = vm_bo->vm;
-	bool lock = !gpuvm_resv_protected(gpuvm);
+	struct gpuvm *gpuvm;
+	bool lock;
 
+	if (gpuvm_kref_freed(&vm_bo->kref, "gpuvm_bo_extobj_add"))
+		return;
+	gpuvm = vm_bo->vm;
+	lock = !gpuvm_resv_protected(gpuvm);
 	if (!lock)
 		gpuvm_resv_assert_held__(gpuvm, "gpuvm_bo_extobj_add");
 	if (gpuvm_is_extobj(gpuvm, vm_bo->obj))

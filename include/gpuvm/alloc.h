@@ -61,6 +61,30 @@ static inline void *gpuvm_kcalloc(size_t n, size_t size, gpuvm_gfp_t gfp)
 /* Number of allocations made and not yet freed, process wide. */
 GPUVM_EXPORT long gpuvm_alloc_live(void);
 
+/*
+ * Poisoning. With the debug checker on (and not under AddressSanitizer,
+ * which does the same job better), gpuvm_kfree() fills the block with
+ * GPUVM_POISON_FREE and keeps it in a bounded FIFO quarantine (the last
+ * 256 blocks, at most 4 MiB) before really freeing it. A later access
+ * through the library API to a freed object (VM, vm_bo, GEM or op the
+ * library freed) then reads the poison instead of reused memory: the
+ * reference counts and API entry points recognise GPUVM_POISON_INT and
+ * report GPUVM_RULE_USE_AFTER_FREE naming the function. gpuvm_put() also
+ * poisons the library's fields of a VM (its count, flags and r_obj) before
+ * calling vm_free, so a VM whose memory the driver keeps is caught too.
+ * Quarantined blocks count as freed for gpuvm_alloc_live(). With the
+ * checker off, gpuvm_kfree() frees at once (one branch).
+ */
+#define GPUVM_POISON_FREE 0xa5
+#define GPUVM_POISON_INT ((int)0xa5a5a5a5u)
+#define GPUVM_POISON_PTR ((void *)(uintptr_t)0xa5a5a5a5a5a5a5a5ull)
+
+/* Whether gpuvm_kfree() currently poisons and quarantines. */
+GPUVM_EXPORT bool gpuvm_alloc_poisoning(void);
+
+/* Really free every quarantined block (tests, teardown). Any thread. */
+GPUVM_EXPORT void gpuvm_alloc_quarantine_flush(void);
+
 /**
  * gpuvm_alloc_drain() - wait until every deferred free has happened
  *

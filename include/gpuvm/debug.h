@@ -44,6 +44,9 @@ GPUVM_BEGIN_DECLS
 #define GPUVM_RULE_REFCOUNT_GET_ZERO "refcount-get-from-zero"
 #define GPUVM_RULE_REFCOUNT_UNDERFLOW "refcount-underflow"
 #define GPUVM_RULE_REFCOUNT_OVERFLOW "refcount-overflow"
+/* An API call reached an object the library already freed (its memory
+ * still holds the debug poison, see gpuvm_alloc_poisoning()). */
+#define GPUVM_RULE_USE_AFTER_FREE "use-after-free"
 
 /* ---- warnings ---------------------------------------------------------- */
 
@@ -142,6 +145,28 @@ gpuvm_lock_assert_not_held(const struct gpuvm_lockdep_map *map,
 /* Number of lock instances the calling thread holds (0 when off). */
 GPUVM_EXPORT unsigned int gpuvm_lock_held_count(void);
 
+/**
+ * gpuvm_lockdep_order_known() - whether the checker learned @held -> @taken
+ *
+ * True when some thread once took a lock of class @taken while holding one
+ * of class @held (a direct edge of the order graph; classes never used
+ * count as unknown). For tests that assert an order was never created.
+ */
+GPUVM_EXPORT bool
+gpuvm_lockdep_order_known(const struct gpuvm_lock_class *held,
+			  const struct gpuvm_lock_class *taken);
+
+/**
+ * gpuvm_lockdep_reset() - forget every learned lock order and class state
+ *
+ * Test-only: a test that creates a bad order on purpose calls it first and
+ * afterwards, so that its edges do not turn correct code of later tests
+ * into reported cycles. Clears the order graph and what classes learned in
+ * signalling sections; lock classes, held locks and the warning counter
+ * stay. Call it while no other thread takes or releases checked locks.
+ */
+GPUVM_EXPORT void gpuvm_lockdep_reset(void);
+
 /* ---- fence signalling critical sections -------------------------------- */
 
 /**
@@ -222,6 +247,38 @@ GPUVM_EXPORT unsigned long gpuvm_hook_hits(const char *name);
 
 /* Release and disarm every point. */
 GPUVM_EXPORT void gpuvm_hook_reset(void);
+
+/* ---- test-only knobs: deliberately broken library variants ------------- */
+
+/*
+ * Test-only. Each knob makes the library behave the way a design the
+ * kernel reviewers rejected did, so a test can show that the debug checker
+ * reports it (tests/scenario/). Never set one in a program: the broken
+ * variants free memory that is still in use. All knobs start off.
+ */
+enum gpuvm_debug_knob {
+	/*
+	 * A final gpuvm_bo_put_deferred() publishes the zombie on the VM's
+	 * deferred list before it drops the GEM's gpuva lock (with the hook
+	 * point "put_deferred:after_publish_locked" in between), so a
+	 * concurrent gpuvm_bo_deferred_cleanup() may free the GEM, and its
+	 * mutex, while the lock is still held.
+	 */
+	GPUVM_KNOB_DEFER_PUBLISH_LOCKED,
+	/*
+	 * gpuvm_bo_obtain_prealloc() destroys a duplicate prealloc while it
+	 * still holds the GEM's gpuva lock, so the driver's vm_bo_free runs
+	 * under that lock (the behaviour before the kernel fixed it).
+	 */
+	GPUVM_KNOB_OBTAIN_FREE_LOCKED,
+	GPUVM_KNOB_COUNT__
+};
+
+/* Turn @knob on or off (process wide). */
+GPUVM_EXPORT void gpuvm_debug_set_knob(enum gpuvm_debug_knob knob, bool on);
+
+/* Whether @knob is on. */
+GPUVM_EXPORT bool gpuvm_debug_knob(enum gpuvm_debug_knob knob);
 
 /* ---- interrupting waits (the userspace stand-in for a signal) ----------- */
 

@@ -30,7 +30,12 @@ struct gpuvm_mutex {
 GPUVM_EXPORT void gpuvm_mutex_init(struct gpuvm_mutex *m, const char *name,
 				   struct gpuvm_lock_class *lock_class);
 
-/* Destroy @m; warns if the calling thread holds it. */
+/*
+ * Destroy @m. Destroying a mutex that any thread holds is reported
+ * (GPUVM_RULE_DESTROY_HELD) and leaves it intact, so the holder's unlock
+ * stays defined. With the checker on, locking it afterwards is reported as
+ * GPUVM_RULE_USE_AFTER_FREE and does nothing.
+ */
 GPUVM_EXPORT void gpuvm_mutex_destroy(struct gpuvm_mutex *m);
 
 /* Context: may block. Taking a mutex the calling thread already holds is

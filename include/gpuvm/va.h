@@ -131,7 +131,9 @@ static inline bool gpuva_invalidated(const struct gpuva *va)
  * gpuva_link() - link @va to @vm_bo, taking a vm_bo reference
  *
  * Context: the GEM's gpuva lock (immediate mode) or its resv (staged mode).
- * A VA without an object is not linked. @va must be inserted.
+ * A VA without an object is not linked. @va must be inserted. A vm_bo of
+ * another VM (GPUVM_RULE_LINK_VM) or one not published on its object's
+ * list (GPUVM_RULE_LINK_UNREGISTERED) is reported, and linked anyway.
  */
 GPUVM_EXPORT void gpuva_link(struct gpuva *va, struct gpuvm_bo *vm_bo);
 

@@ -13,14 +13,24 @@
  *    gpuva mutex (signalling-safe), otherwise by the GEM's resv;
  *  - GPUVM_RESV_PROTECTED: the VM's extobj/evict lists are protected by
  *    the VM's resv (held by the caller), otherwise by internal locks.
- * Every rule is asserted by the debug checker and reported by name.
+ * Every rule is asserted by the debug checker and reported by name. All
+ * VMs mapping one GEM object must agree on GPUVM_IMMEDIATE_MODE, since it
+ * picks the lock of the object's vm_bo list (GPUVM_RULE_MODE_MIXED).
  *
  * Hook points (see gpuvm_hook_park() in debug.h):
  *  "obtain:after_list_add"     obtain published a new vm_bo (lock dropped)
  *  "put_deferred:after_unlock" a final deferred put dropped the gpuva lock
  *                              and is about to publish the zombie
+ *  "put_deferred:after_publish_locked"
+ *                              only with the test-only knob
+ *                              GPUVM_KNOB_DEFER_PUBLISH_LOCKED: the zombie
+ *                              is published, the gpuva lock still held
  *  "cleanup:before_destroy"    deferred cleanup took its batch and is about
  *                              to free it
+ *
+ * Use after free: with the debug checker on, a VM whose vm_free ran and a
+ * vm_bo the library freed are poisoned (see alloc.h); the functions below
+ * report GPUVM_RULE_USE_AFTER_FREE when handed one.
  */
 #ifndef GPUVM_VM_H
 #define GPUVM_VM_H
@@ -44,6 +54,14 @@ struct gpuva_op;
 #define GPUVM_RULE_KERNEL_NODE "gpuvm-kernel-node"
 #define GPUVM_RULE_LINK_OBJ "gpuva-link-obj"
 #define GPUVM_RULE_LOCAL_LIST "gpuvm-local-list"
+/* One GEM object shared by an immediate-mode and a staged VM. */
+#define GPUVM_RULE_MODE_MIXED "gpuvm-mixed-mode"
+/* gpuva_link() of a VA to a vm_bo of another VM. */
+#define GPUVM_RULE_LINK_VM "gpuva-link-vm"
+/* gpuva_link() to a vm_bo that is not published on its GEM's list. */
+#define GPUVM_RULE_LINK_UNREGISTERED "gpuva-link-unregistered"
+/* gpuvm_bo_destroy_not_in_lists() of a published or shared vm_bo. */
+#define GPUVM_RULE_VM_BO_PUBLISHED "vm-bo-published"
 
 enum gpuvm_flags {
 	/* extobj/evict lists are protected by the VM's resv. */
@@ -179,6 +197,9 @@ GPUVM_EXPORT struct gpuvm *gpuvm_get(struct gpuvm *gpuvm);
  * Teardown removes the kernel node, warns (GPUVM_RULE_VM_NOT_EMPTY) about
  * VAs, extobj/evict entries or deferred vm_bos still present, drops the
  * r_obj reference and calls ops->vm_free. NULL is ignored.
+ *
+ * Context: the final put must not run with the VM's resv held (dropping
+ * r_obj may free it): reported as GPUVM_RULE_LOCK_HELD.
  */
 GPUVM_EXPORT void gpuvm_put(struct gpuvm *gpuvm);
 
@@ -275,6 +296,24 @@ gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc);
 
 /* Take a vm_bo reference; the caller must already hold one. */
 GPUVM_EXPORT struct gpuvm_bo *gpuvm_bo_get(struct gpuvm_bo *vm_bo);
+
+/**
+ * gpuvm_bo_destroy_not_in_lists() - free a vm_bo that was never published
+ *
+ * For the only reference of a vm_bo from gpuvm_bo_create() that is on no
+ * list (a prealloc the caller will not obtain): frees it at once through
+ * ops->vm_bo_free, then drops its VM and GEM references, instead of
+ * queueing it as a zombie like gpuvm_bo_put_deferred() would. (The kernel
+ * function of this name is the kref release behind it.)
+ *
+ * Context: must not hold the GEM's gpuva lock, since the free may drop
+ * the last GEM reference and the driver's vm_bo_free may take a resv
+ * (reported as GPUVM_RULE_LOCK_HELD; the vm_bo is still freed). A vm_bo
+ * that is published or has other references is reported as
+ * GPUVM_RULE_VM_BO_PUBLISHED and left alone.
+ * Return: true when the vm_bo was freed.
+ */
+GPUVM_EXPORT bool gpuvm_bo_destroy_not_in_lists(struct gpuvm_bo *vm_bo);
 
 /**
  * gpuvm_bo_put() - drop a vm_bo reference; the last one destroys it

@@ -111,6 +111,7 @@
 #define drm_gpuva_unmap gpuva_unmap
 #define drm_gpuvm_bo_create gpuvm_bo_create
 #define drm_gpuvm_bo_deferred_cleanup gpuvm_bo_deferred_cleanup
+#define drm_gpuvm_bo_destroy_not_in_lists gpuvm_bo_destroy_not_in_lists
 #define drm_gpuvm_bo_evict gpuvm_bo_evict
 #define drm_gpuvm_bo_extobj_add gpuvm_bo_extobj_add
 #define drm_gpuvm_bo_find gpuvm_bo_find
