@@ -25,6 +25,28 @@ static inline bool gpuvm_debug_active(void)
 	return __atomic_load_n(&gpuvm_debug_on__, __ATOMIC_RELAXED);
 }
 
+/*
+ * ThreadSanitizer cannot see the ordering liburcu creates inside its
+ * uninstrumented library (RCU grace periods, its lock-free stack): tell it
+ * with these. They compile to nothing outside TSan builds.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define GPUVM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GPUVM_TSAN 1
+#endif
+#endif
+#ifdef GPUVM_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define tsan_acquire(addr) __tsan_acquire(addr)
+#define tsan_release(addr) __tsan_release(addr)
+#else
+#define tsan_acquire(addr) ((void)(addr))
+#define tsan_release(addr) ((void)(addr))
+#endif
+
 /* (Re)read GPUVM_DEBUG and GPUVM_WARN; run at load, and by tests. */
 void gpuvm_debug_read_environment__(void);
 

@@ -8,25 +8,6 @@
 
 #include "rcu.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define GPUVM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define GPUVM_TSAN 1
-#endif
-#endif
-
-#ifdef GPUVM_TSAN
-/* From the ThreadSanitizer runtime. */
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define tsan_acquire(addr) __tsan_acquire(addr)
-#define tsan_release(addr) __tsan_release(addr)
-#else
-#define tsan_acquire(addr) ((void)(addr))
-#define tsan_release(addr) ((void)(addr))
-#endif
-
 /* Sync points for the annotations: "a reader left", "a callback ran". */
 static char readers_left, callbacks_ran;
 

@@ -17,29 +17,14 @@
 #include "kref.h"
 #include "vm_internal.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define VM_BO_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define VM_BO_TSAN 1
-#endif
-#endif
-
 /*
  * liburcu's stack lives in an uninstrumented library, so ThreadSanitizer
  * cannot see that a push (a full barrier there) happens before the pop_all
  * that takes the node, and reports the zombie's free as racing with the
  * pushing thread's last accesses. Tell it, per VM.
  */
-#ifdef VM_BO_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-#define defer_tsan_release(gpuvm) __tsan_release(&(gpuvm)->bo_defer)
-#define defer_tsan_acquire(gpuvm) __tsan_acquire(&(gpuvm)->bo_defer)
-#else
-#define defer_tsan_release(gpuvm) ((void)(gpuvm))
-#define defer_tsan_acquire(gpuvm) ((void)(gpuvm))
-#endif
+#define defer_tsan_release(gpuvm) tsan_release(&(gpuvm)->bo_defer)
+#define defer_tsan_acquire(gpuvm) tsan_acquire(&(gpuvm)->bo_defer)
 
 /* Below this many vm_bos a list walk is as fast as hashing. */
 #define HASH_MIN_VM_BOS 8
