@@ -213,7 +213,8 @@ static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 		uint64_t offset = va->gem.offset;
 		uint64_t addr = va->va.addr, end = addr + va->va.range;
 		struct gpuva_op_map p, n;
-		bool split_prev = addr<req_addr, split_next = end> req_end;
+		bool split_prev = addr < req_addr;
+		bool split_next = end > req_end;
 
 		if (split_prev)
 			p = piece(addr, req_addr - addr, obj, offset);
