@@ -72,7 +72,7 @@ double bench_time_once(bench_fn fn, void *arg, unsigned long iters)
 	return bench_now_ns() - t0;
 }
 
-static int cmp_double(const void *a, const void *b)
+int bench_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
@@ -100,7 +100,7 @@ struct bench_stats bench_measure(const struct bench_opts *opts, bench_fn fn,
 	}
 	for (i = 0; i < n; i++)
 		per_op[i] = bench_time_once(fn, arg, iters) / (double)iters;
-	qsort(per_op, n, sizeof(per_op[0]), cmp_double);
+	qsort(per_op, n, sizeof(per_op[0]), bench_cmp_double);
 	s.iterations = iters;
 	s.ns_per_op = per_op[n / 2];
 	s.p95_ns = per_op[(n * 95 + 99) / 100 - 1];

@@ -35,6 +35,9 @@ bool bench_sanitized(void);
 
 double bench_now_ns(void);
 
+/* qsort() comparator for doubles, ascending. */
+int bench_cmp_double(const void *a, const void *b);
+
 /* Calibrate iterations so one sample lasts opts->min_sample_ns, then time
  * opts->samples samples. */
 struct bench_stats bench_measure(const struct bench_opts *opts, bench_fn fn,

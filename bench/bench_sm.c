@@ -309,13 +309,6 @@ static void do_request(struct workload *w, const struct request *r)
 
 /* ---- timing -------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Run @nr requests, timing each chunk; return the total ns. */
 static double run_chunk(struct workload *w, const struct request *reqs,
 			size_t nr, double *chunk_ns)
@@ -336,7 +329,7 @@ static void emit(const char *name, struct workload *w, size_t nr_chunks,
 	struct bench_stats s = { .iterations = nr_requests };
 	char keys[256];
 
-	qsort(w->chunk_ns, nr_chunks, sizeof(w->chunk_ns[0]), cmp_double);
+	qsort(w->chunk_ns, nr_chunks, sizeof(w->chunk_ns[0]), bench_cmp_double);
 	s.ns_per_op = w->chunk_ns[nr_chunks / 2];
 	s.p95_ns = w->chunk_ns[(nr_chunks * 95 + 99) / 100 - 1];
 	if (bench_sanitized())

@@ -316,13 +316,6 @@ static void walk_rb(void *arg, unsigned long iters)
 	w->sink += sink;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* How one side of a comparison is run: either @fn (iters operations on a
  * built structure), or a whole phase of n operations between an untimed
  * @setup and @teardown. */
@@ -388,7 +381,7 @@ static struct bench_stats stats(struct side *sd, unsigned int n,
 {
 	struct bench_stats s = { .iterations = ops };
 
-	qsort(sd->per_op, n, sizeof(sd->per_op[0]), cmp_double);
+	qsort(sd->per_op, n, sizeof(sd->per_op[0]), bench_cmp_double);
 	s.ns_per_op = sd->per_op[n / 2];
 	s.p95_ns = sd->per_op[(n * 95 + 99) / 100 - 1];
 	return s;

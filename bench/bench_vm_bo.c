@@ -396,13 +396,6 @@ static double deferred_sample(struct deferred *d, unsigned int producers)
 	return (d->t1 - d->t0) / (double)n;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void bench_deferred(const struct bench_opts *opts)
 {
 	struct deferred d = { 0 };
@@ -426,7 +419,7 @@ static void bench_deferred(const struct bench_opts *opts)
 		deferred_sample(&d, p); /* warm up */
 		for (i = 0; i < nr; i++)
 			per_put[i] = deferred_sample(&d, p);
-		qsort(per_put, nr, sizeof(per_put[0]), cmp_double);
+		qsort(per_put, nr, sizeof(per_put[0]), bench_cmp_double);
 		s.iterations = p * d.per_thread;
 		s.ns_per_op = per_put[nr / 2];
 		s.p95_ns = per_put[(nr * 95 + 99) / 100 - 1];

@@ -35,11 +35,16 @@ struct toy_vm {
 	unsigned char pte[PT_PAGES]; /* 0: invalid, else the object's name */
 };
 
+/* The vm_bo data (the VmBoData). */
+struct toy_vm_bo_data {
+	long pinned; /* pages pinned for this mapping */
+	int constructed;
+};
+
 /* The driver's vm_bo: struct gpuvm_bo first, then its data. */
 struct toy_vm_bo {
 	struct gpuvm_bo base;
-	long pinned; /* pages pinned for this mapping */
-	int constructed;
+	struct toy_vm_bo_data data;
 };
 
 static void *toy_vm_new(void)
@@ -68,19 +73,19 @@ static void toy_vm_bo_free(struct gpuvm_bo *vm_bo)
 /* The data (may fail: a negative argument asks it to). */
 static int toy_data_init(void *data, long arg)
 {
-	long *pinned = data;
+	struct toy_vm_bo_data *d = data;
 
 	if (arg < 0)
 		return (int)arg;
-	pinned[0] = 0;
-	pinned[1] = 1; /* constructed */
+	d->pinned = 0;
+	d->constructed = 1;
 	return 0;
 }
 
 static void toy_data_drop(struct gpuvm_bo *vm_bo, void *data)
 {
 	(void)vm_bo;
-	((long *)data)[0] = 0; /* unpin; never takes a lock here */
+	((struct toy_vm_bo_data *)data)->pinned = 0; /* unpin; takes no lock */
 }
 
 static void pt_write(struct scn_vm *vm, uint64_t addr, uint64_t range,

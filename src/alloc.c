@@ -34,13 +34,12 @@ static atomic_bool fault_fired;
 
 static bool inject_fault(void)
 {
-	unsigned long left;
+	unsigned long left =
+		atomic_load_explicit(&fail_countdown, memory_order_relaxed);
 
-	if (likely(atomic_load_explicit(&fail_countdown,
-					memory_order_relaxed) == 0))
+	if (likely(left == 0))
 		return false;
 
-	left = atomic_load(&fail_countdown);
 	while (left) {
 		if (atomic_compare_exchange_weak(&fail_countdown, &left,
 						 left - 1)) {
@@ -65,10 +64,8 @@ static void *alloc_common(void *old, size_t size, gpuvm_gfp_t gfp,
 	if (inject_fault())
 		return NULL;
 
-	if (old) {
-		p = realloc(old, size ? size : 1);
-		return p;
-	}
+	if (old)
+		return realloc(old, size ? size : 1);
 	p = (gfp & GPUVM_GFP_ZERO) ? calloc(1, size ? size : 1) :
 				     malloc(size ? size : 1);
 	if (p)
@@ -172,7 +169,7 @@ GPUVM_EXPORT void gpuvm_kfree(void *ptr)
 	if (!ptr)
 		return;
 	atomic_fetch_sub_explicit(&live_allocations, 1, memory_order_relaxed);
-	if (ALLOC_POISON && gpuvm_debug_active()) {
+	if (gpuvm_alloc_poisoning()) {
 		quarantine_put(ptr);
 		return;
 	}

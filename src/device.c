@@ -42,7 +42,6 @@ struct gpuvm_devres {
 	uint64_t generation;
 	struct gpuvm_revocable rev;
 	int refcount;
-	bool on_list; /* under dev->lock__ */
 	bool revocation_done; /* under dev->lock__ */
 	bool action; /* devm action: no handle, no readers */
 	bool old_semantics;
@@ -244,7 +243,6 @@ GPUVM_EXPORT int gpuvm_device_unbind(struct gpuvm_device *dev)
 		dr = gpuvm_list_entry(dev->devres__.prev, struct gpuvm_devres,
 				      node);
 		gpuvm_list_del_init(&dr->node);
-		dr->on_list = false;
 		dev->nr_devres__--;
 		pthread_mutex_unlock(&dev->lock__);
 		devres_release_node(dr);
@@ -432,7 +430,6 @@ static struct gpuvm_devres *devres_add(const struct gpuvm_device_bound *bound,
 	gpuvm_revocable_init(&dr->rev, data, release);
 	/* The node's reference, and the handle's unless fire-and-forget. */
 	__atomic_store_n(&dr->refcount, action ? 1 : 2, __ATOMIC_RELAXED);
-	dr->on_list = true;
 
 	/* The scope keeps the device bound: unbind cannot be releasing. */
 	pthread_mutex_lock(&dev->lock__);
@@ -522,9 +519,9 @@ GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres)
 		 * to drop. */
 		gpuvm_dev_hook(GPUVM_HOOK_DEVRES_DROP_WON);
 		pthread_mutex_lock(&dev->lock__);
-		if (devres->on_list) {
+		/* Taken off with list_del_init: an empty node is off. */
+		if (!gpuvm_list_empty(&devres->node)) {
 			gpuvm_list_del_init(&devres->node);
-			devres->on_list = false;
 			dev->nr_devres__--;
 			removed = true;
 		}
@@ -804,7 +801,6 @@ bool gpuvm_dev_hook_wait(const char *point, unsigned int n)
 	while ((h = hook_find(point)) && h->arrivals < n)
 		if (pthread_cond_timedwait(&hook_cond, &hook_lock, &deadline))
 			break;
-	h = hook_find(point);
 	reached = h && h->arrivals >= n;
 	pthread_mutex_unlock(&hook_lock);
 	return reached;

@@ -449,25 +449,8 @@ static void fence_release(struct gpuvm_dma_fence *fence)
 
 GPUVM_EXPORT void gpuvm_dma_fence_put(struct gpuvm_dma_fence *fence)
 {
-	int old;
-
-	if (!fence)
-		return;
-	/*
-	 * Acquire-release rather than release plus a fence on the last put:
-	 * the same cost on the usual targets, and ThreadSanitizer sees it.
-	 */
-	old = __atomic_fetch_sub(&fence->refcount, 1, __ATOMIC_ACQ_REL);
-	if (likely(old > 1))
-		return;
-	if (likely(old == 1)) {
+	if (fence && gpuvm_kref_put(&fence->refcount, "gpuvm_dma_fence_put"))
 		fence_release(fence);
-		return;
-	}
-	gpuvm_kref_saturate__(&fence->refcount);
-	gpuvm_warn(GPUVM_RULE_REFCOUNT_UNDERFLOW,
-		   "gpuvm_dma_fence_put: reference count underflow (put "
-		   "without a reference); fence leaked");
 }
 
 /* ---- ordering ----------------------------------------------------------- */
@@ -689,9 +672,9 @@ GPUVM_EXPORT int gpuvm_dma_fence_wait(struct gpuvm_dma_fence *fence, bool intr)
 	return ret < 0 ? (int)ret : 0;
 }
 
-/* The first signaled fence of @fences, or -1. */
-static int64_t first_signaled(struct gpuvm_dma_fence **fences, uint32_t count,
-			      uint32_t *idx)
+/* Whether one of @fences signaled; *@idx (if given) is the first such. */
+static bool any_signaled(struct gpuvm_dma_fence **fences, uint32_t count,
+			 uint32_t *idx)
 {
 	uint32_t i;
 
@@ -699,10 +682,10 @@ static int64_t first_signaled(struct gpuvm_dma_fence **fences, uint32_t count,
 		if (gpuvm_dma_fence_is_signaled(fences[i])) {
 			if (idx)
 				*idx = i;
-			return i;
+			return true;
 		}
 	}
-	return -1;
+	return false;
 }
 
 GPUVM_EXPORT int64_t gpuvm_dma_fence_wait_any_timeout(
@@ -727,7 +710,7 @@ GPUVM_EXPORT int64_t gpuvm_dma_fence_wait_any_timeout(
 	gpuvm_might_wait_fence("gpuvm_dma_fence_wait_any_timeout");
 
 	if (!timeout)
-		return first_signaled(fences, count, idx) >= 0 ? 1 : 0;
+		return any_signaled(fences, count, idx) ? 1 : 0;
 
 	cbs = gpuvm_kcalloc(count, sizeof(*cbs), GPUVM_GFP_KERNEL);
 	if (!cbs)
@@ -755,7 +738,7 @@ GPUVM_EXPORT int64_t gpuvm_dma_fence_wait_any_timeout(
 		unsigned int snap = gpuvm_parker_snapshot(self);
 		int r;
 
-		if (first_signaled(fences, count, idx) >= 0) {
+		if (any_signaled(fences, count, idx)) {
 			ret = success_value(timeout, deadline);
 			break;
 		}
@@ -765,7 +748,7 @@ GPUVM_EXPORT int64_t gpuvm_dma_fence_wait_any_timeout(
 			break;
 		}
 		if (r == -ETIMEDOUT) {
-			ret = first_signaled(fences, count, idx) >= 0 ?
+			ret = any_signaled(fences, count, idx) ?
 				      success_value(timeout, deadline) :
 				      0;
 			break;
@@ -810,15 +793,23 @@ static const struct gpuvm_dma_fence_ops private_stub_ops = {
 	.get_timeline_name = private_stub_name,
 };
 
+/* Initialise @fence on context 0 as already signaled at @timestamp. */
+static void init_signaled(struct gpuvm_dma_fence *fence,
+			  const struct gpuvm_dma_fence_ops *ops,
+			  int64_t timestamp)
+{
+	gpuvm_dma_fence_init(fence, ops, NULL, 0, 0);
+	test_and_set_flag(fence, FLAG(ENABLE_SIGNAL));
+	gpuvm_mutex_lock(fence->lock);
+	signal_timestamp_locked(fence, timestamp);
+	gpuvm_mutex_unlock(fence->lock);
+}
+
 static pthread_once_t stub_once = PTHREAD_ONCE_INIT;
 
 static void stub_init(void)
 {
-	gpuvm_dma_fence_init(&stub_fence, &stub_ops, NULL, 0, 0);
-	test_and_set_flag(&stub_fence, FLAG(ENABLE_SIGNAL));
-	gpuvm_mutex_lock(stub_fence.lock);
-	signal_timestamp_locked(&stub_fence, now_ns());
-	gpuvm_mutex_unlock(stub_fence.lock);
+	init_signaled(&stub_fence, &stub_ops, now_ns());
 }
 
 GPUVM_EXPORT struct gpuvm_dma_fence *gpuvm_dma_fence_get_stub(void)
@@ -835,11 +826,7 @@ gpuvm_dma_fence_allocate_private_stub(int64_t timestamp)
 	fence = gpuvm_kzalloc(sizeof(*fence), GPUVM_GFP_KERNEL);
 	if (!fence)
 		return NULL;
-	gpuvm_dma_fence_init(fence, &private_stub_ops, NULL, 0, 0);
-	test_and_set_flag(fence, FLAG(ENABLE_SIGNAL));
-	gpuvm_mutex_lock(fence->lock);
-	signal_timestamp_locked(fence, timestamp);
-	gpuvm_mutex_unlock(fence->lock);
+	init_signaled(fence, &private_stub_ops, timestamp);
 	return fence;
 }
 

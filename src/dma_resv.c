@@ -291,7 +291,7 @@ GPUVM_EXPORT void gpuvm_dma_resv_add_fence(struct gpuvm_dma_resv *obj,
 
 	list_set(list, count, gpuvm_dma_fence_get(fence), usage);
 	/* The entry must be visible before the count that covers it. */
-	__atomic_store_n(&list->num_fences, count + 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&list->num_fences, count + 1, __ATOMIC_RELEASE);
 }
 
 GPUVM_EXPORT void

@@ -26,7 +26,7 @@ GPUVM_EXPORT void gpuvm_exec_init(struct gpuvm_exec *exec, uint32_t flags,
 	exec->flags = flags;
 	exec->objects = gpuvm_kmalloc_array(nr, sizeof(*exec->objects),
 					    GPUVM_GFP_KERNEL);
-	/* A failure shows up as -ENOMEM at the first lock. */
+	/* On failure the first lock allocates again (-ENOMEM if it fails). */
 	exec->max_objects = exec->objects ? nr : 0;
 	exec->num_objects = 0;
 	exec->contended = GPUVM_EXEC_DUMMY;

@@ -52,12 +52,14 @@ GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
 	 * The kernel would deadlock here. Report the recursion and return
 	 * instead, so a test sees the warning rather than a hang.
 	 */
-	if (gpuvm_debug_active() && mutex_destroyed(m, "gpuvm_mutex_lock"))
-		return;
-	if (gpuvm_debug_active() && gpuvm_lock_is_held(&m->dep_map)) {
-		gpuvm_lock_acquire(&m->dep_map, 0, GPUVM_RET_IP);
-		gpuvm_lock_release(&m->dep_map, "gpuvm_mutex_lock");
-		return;
+	if (gpuvm_debug_active()) {
+		if (mutex_destroyed(m, "gpuvm_mutex_lock"))
+			return;
+		if (gpuvm_lock_is_held(&m->dep_map)) {
+			gpuvm_lock_acquire(&m->dep_map, 0, GPUVM_RET_IP);
+			gpuvm_lock_release(&m->dep_map, "gpuvm_mutex_lock");
+			return;
+		}
 	}
 	pthread_mutex_lock(&m->lock);
 	__atomic_store_n(&m->locked, 1, __ATOMIC_RELAXED);

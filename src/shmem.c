@@ -160,13 +160,8 @@ static void release_pages_and_table(struct gpuvm_gem_shmem_object *shmem)
 	}
 
 	guard = gpuvm_dma_resv_guard_lock(shmem->base.resv);
-	if (shmem->sgt) {
-		gpuvm_dma_unmap_sgtable(shmem->dev, shmem->sgt,
-					GPUVM_DMA_BIDIRECTIONAL, 0);
-		gpuvm_sg_free_table(shmem->sgt);
-		gpuvm_kfree(shmem->sgt);
-		shmem->sgt = NULL;
-	}
+	if (shmem->sgt)
+		gpuvm_gem_shmem_free_sgt_locked(shmem);
 	/* The table's pages reference, kept even if the table was freed. */
 	if (shmem->pages)
 		gpuvm_gem_shmem_put_pages_locked(shmem);

@@ -25,19 +25,6 @@ struct step_ops {
 	int (*unmap)(struct gpuva_op *op, void *priv);
 };
 
-static int emit_map(const struct step_ops *fn, void *priv, uint64_t addr,
-		    uint64_t range, struct gpuvm_gem_object *obj,
-		    uint64_t offset)
-{
-	struct gpuva_op op = { .op = GPUVA_OP_MAP };
-
-	op.map.va.addr = addr;
-	op.map.va.range = range;
-	op.map.gem.obj = obj;
-	op.map.gem.offset = offset;
-	return fn->map(&op, priv);
-}
-
 static int emit_remap(const struct step_ops *fn, void *priv,
 		      struct gpuva_op_map *prev, struct gpuva_op_map *next,
 		      struct gpuva *va, bool keep)
@@ -73,6 +60,16 @@ static struct gpuva_op_map piece(uint64_t addr, uint64_t range,
 	return m;
 }
 
+static int emit_map(const struct step_ops *fn, void *priv, uint64_t addr,
+		    uint64_t range, struct gpuvm_gem_object *obj,
+		    uint64_t offset)
+{
+	struct gpuva_op op = { .op = GPUVA_OP_MAP };
+
+	op.map = piece(addr, range, obj, offset);
+	return fn->map(&op, priv);
+}
+
 static bool request_valid(struct gpuvm *gpuvm, uint64_t addr, uint64_t range)
 {
 	return range && gpuvm_range_valid(gpuvm, addr, range);
@@ -101,37 +98,12 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 	gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
 		struct gpuvm_gem_object *obj = va->gem.obj;
 		uint64_t offset = va->gem.offset;
-		uint64_t addr = va->va.addr, range = va->va.range;
-		uint64_t end = addr + range;
+		uint64_t addr = va->va.addr, end = addr + va->va.range;
 		/* keep: same object, same address-to-offset relation. */
 		bool keep = obj != NULL && obj == req_obj;
 
 		if (madvise && obj)
 			continue;
-
-		if (addr == req_addr) {
-			keep = keep && offset == req_offset;
-			if (end <= req_end) {
-				if (!madvise) {
-					ret = emit_unmap(fn, priv, va, keep);
-					if (ret)
-						return ret;
-				}
-				if (end == req_end)
-					break;
-				continue;
-			}
-			/* A3: the VA goes on past the request. */
-			struct gpuva_op_map n =
-				piece(req_end, range - req_range, obj,
-				      offset + req_range);
-
-			ret = emit_remap(fn, priv, NULL, &n, va, keep);
-			if (ret)
-				return ret;
-			needs_map = true;
-			break;
-		}
 
 		if (addr < req_addr) {
 			uint64_t ls_range = req_addr - addr;
@@ -168,9 +140,10 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 			break;
 		}
 
-		/* addr > req_addr */
+		/* A (addr == req_addr) and C (addr > req_addr) cases. */
 		keep = keep && offset == req_offset + (addr - req_addr);
 		if (end <= req_end) {
+			/* A1, A2, C1, C2: the VA lies inside the request. */
 			if (!madvise) {
 				ret = emit_unmap(fn, priv, va, keep);
 				if (ret)
@@ -180,16 +153,18 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 				break;
 			continue;
 		}
-		/* C3: the VA starts inside and goes on past the request. */
+		/* A3, C3: the VA goes on past the request. */
 		struct gpuva_op_map n = piece(req_end, end - req_end, obj,
 					      offset + (req_end - addr));
 
 		ret = emit_remap(fn, priv, NULL, &n, va, keep);
 		if (ret)
 			return ret;
-		if (madvise)
+		/* madvise C3 maps its own part and ends the walk there. */
+		if (madvise && addr > req_addr)
 			return emit_map(fn, priv, addr, req_end - addr, NULL,
 					0);
+		needs_map = true;
 		break;
 	}
 

@@ -6,9 +6,7 @@
  * the VM's address-ordered list (O(1) neighbours, and iteration that
  * survives removal of the current VA, as the kernel's rb.list).
  */
-#include "internal.h"
 #include "kref.h"
-#include "va_index.h"
 #include "vm_internal.h"
 
 int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)

@@ -545,10 +545,11 @@ int gpuvm_va_index_insert_prev(struct gpuvm_va_index *idx, uint64_t start,
 
 		/* Only the neighbours on either side can overlap. */
 		p = pos_before(leaf, slot);
-		if (p.leaf && p.leaf->val[p.slot].end > start)
-			return -EEXIST;
-		if (p.leaf)
+		if (p.leaf) {
+			if (p.leaf->val[p.slot].end > start)
+				return -EEXIST;
 			before = p.leaf->val[p.slot].item;
+		}
 		p = pos_fix((struct va_pos){ leaf, slot });
 		if (p.leaf && p.leaf->start[p.slot] < end)
 			return -EEXIST;

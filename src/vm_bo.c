@@ -185,50 +185,6 @@ static void gem_del_vm_bo(struct gpuvm_gem_object *obj, struct gpuvm_bo *vm_bo)
 	}
 }
 
-/* ---- the VM's extobj / evict lists ------------------------------------- */
-
-enum vm_list { VM_LIST_EXTOBJ, VM_LIST_EVICT };
-
-static struct gpuvm_mutex *vm_list_lock(struct gpuvm *gpuvm, enum vm_list l)
-{
-	return l == VM_LIST_EXTOBJ ? &gpuvm->extobj.lock : &gpuvm->evict.lock;
-}
-
-static struct gpuvm_list_head *vm_list_head(struct gpuvm *gpuvm, enum vm_list l)
-{
-	return l == VM_LIST_EXTOBJ ? &gpuvm->extobj.list : &gpuvm->evict.list;
-}
-
-static struct gpuvm_list_head *vm_bo_list_entry(struct gpuvm_bo *vm_bo,
-						enum vm_list l)
-{
-	return l == VM_LIST_EXTOBJ ? &vm_bo->list.entry.extobj :
-				     &vm_bo->list.entry.evict;
-}
-
-/* Append unless already on the list; @lock: take the internal lock. */
-static void vm_list_add(struct gpuvm_bo *vm_bo, enum vm_list l, bool lock)
-{
-	struct gpuvm_list_head *entry = vm_bo_list_entry(vm_bo, l);
-
-	if (lock)
-		gpuvm_mutex_lock(vm_list_lock(vm_bo->vm, l));
-	if (gpuvm_list_empty(entry))
-		gpuvm_list_add_tail(entry, vm_list_head(vm_bo->vm, l));
-	if (lock)
-		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
-}
-
-/* Removing a never-added entry is harmless: entries start self-linked. */
-static void vm_list_del(struct gpuvm_bo *vm_bo, enum vm_list l, bool lock)
-{
-	if (lock)
-		gpuvm_mutex_lock(vm_list_lock(vm_bo->vm, l));
-	gpuvm_list_del_init(vm_bo_list_entry(vm_bo, l));
-	if (lock)
-		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
-}
-
 /*
  * GEM list lock held, before publishing @vm_bo: every VM sharing @obj must
  * agree on the mode, since the mode picks the lock protecting the list.
@@ -547,8 +503,7 @@ void gpuvm_bo_deferred_cleanup(struct gpuvm *gpuvm)
 		return;
 	protected_lists = gpuvm_resv_protected(gpuvm);
 	take_resv = protected_lists;
-	if (protected_lists && gpuvm_debug_enabled() &&
-	    gpuvm_resv_held(gpuvm)) {
+	if (protected_lists && gpuvm_debug_active() && gpuvm_resv_held(gpuvm)) {
 		gpuvm_warn(GPUVM_RULE_LOCK_HELD,
 			   "gpuvm_bo_deferred_cleanup: the VM resv of '%s' "
 			   "must not be held (cleanup takes it)",

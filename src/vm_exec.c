@@ -13,8 +13,6 @@
 #include "kref.h"
 #include "vm_internal.h"
 
-enum vm_list { VM_LIST_EXTOBJ, VM_LIST_EVICT };
-
 struct list_walk {
 	struct gpuvm *gpuvm;
 	struct gpuvm_list_head *list;
@@ -29,15 +27,13 @@ static void walk_init(struct list_walk *w, struct gpuvm *gpuvm, enum vm_list l,
 		      const char *func)
 {
 	w->gpuvm = gpuvm;
+	w->list = vm_list_head(gpuvm, l);
+	w->lock = vm_list_lock(gpuvm, l);
 	if (l == VM_LIST_EXTOBJ) {
-		w->list = &gpuvm->extobj.list;
 		w->local_list_slot = &gpuvm->extobj.local_list;
-		w->lock = &gpuvm->extobj.lock;
 		w->entry_offset = offsetof(struct gpuvm_bo, list.entry.extobj);
 	} else {
-		w->list = &gpuvm->evict.list;
 		w->local_list_slot = &gpuvm->evict.local_list;
-		w->lock = &gpuvm->evict.lock;
 		w->entry_offset = offsetof(struct gpuvm_bo, list.entry.evict);
 	}
 	gpuvm_list_init(&w->local);
@@ -138,10 +134,8 @@ static int prepare_objects_locked(struct gpuvm *gpuvm, struct gpuvm_exec *exec,
 		if (ret)
 			break;
 		/* Evicted extobjs join the evict list here (see bo_evict). */
-		if (vm_bo->evicted &&
-		    gpuvm_list_empty(&vm_bo->list.entry.evict))
-			gpuvm_list_add_tail(&vm_bo->list.entry.evict,
-					    &gpuvm->evict.list);
+		if (vm_bo->evicted)
+			vm_list_add(vm_bo, VM_LIST_EVICT, false);
 	}
 	return ret;
 }
@@ -279,7 +273,7 @@ static int validate_locked(struct gpuvm *gpuvm, struct gpuvm_exec *exec)
 		gpuvm_ww_mutex_assert_held(&vm_bo->obj->resv->lock,
 					   "gpuvm_validate");
 		if (!vm_bo->evicted)
-			gpuvm_list_del_init(&vm_bo->list.entry.evict);
+			vm_list_del(vm_bo, VM_LIST_EVICT, false);
 	}
 	return ret;
 }

@@ -31,6 +31,53 @@ static inline void gpuvm_va_remove_node(struct gpuvm *gpuvm, struct gpuva *va)
 	gpuvm_list_del_init(&va->rb.entry);
 }
 
+/* The VM's two vm_bo lists, each with its lock and vm_bo entry. */
+enum vm_list { VM_LIST_EXTOBJ, VM_LIST_EVICT };
+
+static inline struct gpuvm_mutex *vm_list_lock(struct gpuvm *gpuvm,
+					       enum vm_list l)
+{
+	return l == VM_LIST_EXTOBJ ? &gpuvm->extobj.lock : &gpuvm->evict.lock;
+}
+
+static inline struct gpuvm_list_head *vm_list_head(struct gpuvm *gpuvm,
+						   enum vm_list l)
+{
+	return l == VM_LIST_EXTOBJ ? &gpuvm->extobj.list : &gpuvm->evict.list;
+}
+
+static inline struct gpuvm_list_head *vm_bo_list_entry(struct gpuvm_bo *vm_bo,
+						       enum vm_list l)
+{
+	return l == VM_LIST_EXTOBJ ? &vm_bo->list.entry.extobj :
+				     &vm_bo->list.entry.evict;
+}
+
+/* Append unless already on the list; @lock: take the internal lock. */
+static inline void vm_list_add(struct gpuvm_bo *vm_bo, enum vm_list l,
+			       bool lock)
+{
+	struct gpuvm_list_head *entry = vm_bo_list_entry(vm_bo, l);
+
+	if (lock)
+		gpuvm_mutex_lock(vm_list_lock(vm_bo->vm, l));
+	if (gpuvm_list_empty(entry))
+		gpuvm_list_add_tail(entry, vm_list_head(vm_bo->vm, l));
+	if (lock)
+		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
+}
+
+/* Removing a never-added entry is harmless: entries start self-linked. */
+static inline void vm_list_del(struct gpuvm_bo *vm_bo, enum vm_list l,
+			       bool lock)
+{
+	if (lock)
+		gpuvm_mutex_lock(vm_list_lock(vm_bo->vm, l));
+	gpuvm_list_del_init(vm_bo_list_entry(vm_bo, l));
+	if (lock)
+		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
+}
+
 /* The GEM list lock of @obj for @gpuvm's mode is held by this thread. */
 void gpuvm_gem_list_assert_held(struct gpuvm *gpuvm,
 				struct gpuvm_gem_object *obj, const char *func);

@@ -99,7 +99,8 @@ struct gpuvm_gem_shmem_object {
 	/* The SG-table resource of the current binding; published with
 	 * release semantics, read under RCU. */
 	struct gpuvm_devres *sgt_res__;
-	/* @sgt was freed but its pages reference kept (see above). */
+	/* A table took a pages reference that is still held, whether or
+	 * not @sgt was freed since (see above). */
 	bool sgt_pages_ref__;
 };
 
@@ -151,7 +152,8 @@ gpuvm_gem_shmem_init(struct gpuvm_device *dev,
  * The object is imported: @sgt is its cached table, it has no pages, and
  * gpuvm_gem_shmem_sg_table() refuses it.
  * Context: allocates.
- * Return: the object (one reference, the caller's) or ERR_PTR(-ENOMEM).
+ * Return: the object (one reference, the caller's) or an error pointer:
+ * -EINVAL (size 0), -ENOMEM.
  */
 GPUVM_EXPORT struct gpuvm_gem_shmem_object *
 gpuvm_gem_shmem_prime_import_sg_table(struct gpuvm_device *dev, size_t size,

@@ -18,7 +18,8 @@
  * picks the lock of the object's vm_bo list (GPUVM_RULE_MODE_MIXED).
  *
  * Hook points (see gpuvm_hook_park() in debug.h):
- *  "obtain:after_list_add"     obtain published a new vm_bo (lock dropped)
+ *  "obtain:after_list_add"     obtain published a new vm_bo (prealloc:
+ *                              after dropping the gpuva lock)
  *  "put_deferred:after_unlock" a final deferred put dropped the gpuva lock
  *                              and is about to publish the zombie
  *  "put_deferred:after_publish_locked"

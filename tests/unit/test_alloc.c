@@ -87,7 +87,6 @@ static void test_alloc_realloc_failure_keeps_old(void **state)
 struct sweep_state {
 	void *objs[3];
 	unsigned long checks;
-	int last_ret;
 };
 
 static int three_allocations(void *arg)
@@ -111,7 +110,6 @@ static void sweep_check(void *arg, unsigned long n, int ret)
 	struct sweep_state *s = arg;
 
 	s->checks++;
-	s->last_ret = ret;
 	assert_int_equal(ret, -ENOMEM);
 	assert_int_equal(n, s->checks);
 }

@@ -435,12 +435,17 @@ static unsigned int ops_inserts(struct gpuva_ops *ops)
 	return n;
 }
 
+static void va_free(struct gpuva *va)
+{
+	gpuvm_kfree(gpuvm_container_of(va, struct rva, va));
+}
+
 static void va_set_free(struct va_set *vs)
 {
 	unsigned int i;
 
 	for (i = vs->used; i < vs->n; i++)
-		gpuvm_kfree(gpuvm_container_of(vs->va[i], struct rva, va));
+		va_free(vs->va[i]);
 	if (vs->va != vs->inline_va)
 		free(vs->va);
 	vs->va = NULL;
@@ -478,11 +483,6 @@ static struct gpuva *va_set_take(struct va_set *vs)
 		abort();
 	}
 	return vs->va[vs->used++];
-}
-
-static void va_free(struct gpuva *va)
-{
-	gpuvm_kfree(gpuvm_container_of(va, struct rva, va));
 }
 
 /* A remnant gpuva_remap() was to insert: check it is there. */
@@ -697,14 +697,11 @@ static int cmd_map(struct replay *rp, const struct cmd *c)
 	struct va_set vs = { 0 };
 	struct gpuvm_exec exec;
 	struct gpuva_ops *ops;
-	struct robj *o = NULL;
+	struct robj *o = arg_obj(rp, c);
 	int ret;
 
-	if (c->obj) {
-		o = obj_lookup(rp, c->obj);
-		if (!o)
-			return -ENOENT;
-	}
+	if (c->obj && !o)
+		return -ENOENT;
 	req.map.va.addr = c->num[0];
 	req.map.va.range = c->num[1];
 	req.map.gem.obj = o ? &o->base : NULL;
@@ -1388,6 +1385,17 @@ static void echo(struct replay *rp, const struct cmd *c)
 	fputc('\n', rp->out);
 }
 
+/* A line that did not parse: echoed as far as it goes, then refused. */
+static void parse_failed(struct replay *rp, const struct cmd *c,
+			 const char *msg)
+{
+	echo(rp, c);
+	fprintf(rp->out, "error EINVAL\n");
+	fprintf(rp->err, "%s:%lu: %s\n", rp->name, rp->lineno, msg);
+	rp->st.parse_errors++;
+	rp->st.errors++;
+}
+
 static void run_line(struct replay *rp, char *line)
 {
 	struct parse_error pe;
@@ -1402,22 +1410,13 @@ static void run_line(struct replay *rp, char *line)
 	if (n > MAX_TOKENS) {
 		/* Echo what we kept; the line is wrong anyway. */
 		c.ntok = MAX_TOKENS;
-		echo(rp, &c);
-		fprintf(rp->out, "error EINVAL\n");
-		fprintf(rp->err, "%s:%lu: too many arguments\n", rp->name,
-			rp->lineno);
-		rp->st.parse_errors++;
-		rp->st.errors++;
+		parse_failed(rp, &c, "too many arguments");
 		return;
 	}
 	c.ntok = n;
 	if (!parse_cmd(&c, &pe)) {
 		memset(c.is_num, 0, sizeof(c.is_num));
-		echo(rp, &c);
-		fprintf(rp->out, "error EINVAL\n");
-		fprintf(rp->err, "%s:%lu: %s\n", rp->name, rp->lineno, pe.msg);
-		rp->st.parse_errors++;
-		rp->st.errors++;
+		parse_failed(rp, &c, pe.msg);
 		return;
 	}
 
@@ -1446,9 +1445,8 @@ static void print_warning(const char *rule, const char *msg, void *data)
 
 /* Some library frees finish after an RCU grace period: wait for them
  * before calling anything a leak. */
-static long settle_live(long start)
+static long settle_live(void)
 {
-	(void)start;
 	gpuvm_alloc_drain();
 	return gpuvm_alloc_live();
 }
@@ -1488,7 +1486,7 @@ int replay_run(FILE *in, const char *name, FILE *out, FILE *err,
 	if (rp.track_fault && !rp.st.fault_line && gpuvm_alloc_fault_fired())
 		rp.st.fault_line = REPLAY_FAULT_TEARDOWN;
 
-	live = settle_live(live_start);
+	live = settle_live();
 	if (live > live_start)
 		gpuvm_warn(REPLAY_RULE_LEAK,
 			   "gpuvm-replay: %ld library allocation(s) still live "
