@@ -38,6 +38,15 @@ static void run_trace(const char *trace, struct run *r)
 	fclose(err);
 }
 
+static size_t count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
 static void run_free(struct run *r)
 {
 	free(r->out);
@@ -156,7 +165,12 @@ static void test_vm_first(void **state)
 				   "> map 0x0 0x1000 a 0x0\nerror EINVAL\n"
 				   "> vm 0x0 0x1000\nerror EINVAL\n");
 	assert_int_equal(r.st.parse_errors, 0);
-	assert_string_equal(r.err, "");
+	/* Every error line has its reason, with file and line. */
+	assert_int_equal(count_lines(r.err), 4);
+	assert_non_null(strstr(r.err, "t.trace:1: error EINVAL: the trace has "
+				      "no VM: its first command must be a vm"));
+	assert_non_null(strstr(r.err, "t.trace:4: error EINVAL: the trace has "
+				      "no VM"));
 	run_free(&r);
 
 	run_trace("vm 0x0 0x1000\nvm 0x0 0x1000\n", &r);
@@ -276,7 +290,20 @@ static void test_command_errors(void **state)
 	assert_int_equal(r.st.parse_errors, 0);
 	assert_int_equal(r.st.errors, 21);
 	assert_int_equal(r.st.ops[REPLAY_OP_PREFETCH], 1);
-	assert_string_equal(r.err, "");
+	/* One reason per error line, naming the file and the line. */
+	assert_int_equal(count_lines(r.err), 21);
+	assert_non_null(strstr(r.err, "t.trace:3: error EEXIST: an object "
+				      "named 'a' exists\n"));
+	assert_non_null(strstr(r.err, "t.trace:5: error ENOENT: no object "
+				      "named 'nosuch'\n"));
+	assert_non_null(strstr(r.err, "t.trace:7: error EINVAL: map: [0x1000, "
+				      "+0x0) is not a valid range"));
+	assert_non_null(strstr(r.err, "t.trace:15: error EINVAL: no reference "
+				      "to 'a' was obtained in VM 'vm'\n"));
+	assert_non_null(strstr(r.err, "t.trace:19: error ENOENT: 'a' has no "
+				      "vm_bo in any VM\n"));
+	assert_non_null(strstr(r.err, "t.trace:25: error EINVAL: every vm "
+				      "after the first needs a name\n"));
 	run_free(&r);
 }
 

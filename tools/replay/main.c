@@ -1,30 +1,45 @@
 // SPDX-License-Identifier: MIT
 /*
- * gpuvm-replay [--stats] [TRACE|-]
- * gpuvm-replay [--stats] --demo
+ * gpuvm-replay [--stats] [--strict] [TRACE|-]
+ * gpuvm-replay [--stats] [--strict] --demo
  *
  * Runs a trace through libgpuvm and prints what the library did (see
  * README, "Trace format"). Exit status: 0 when the trace ran, 1 when the
- * library warned or leaked, 2 for usage errors or an unreadable trace.
+ * library warned or leaked, 2 for usage errors or a trace that could not
+ * be read to the end, 3 with --strict when a line or command failed.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "replay.h"
+#include <gpuvm/version.h>
 
-static void usage(FILE *f)
+#include "replay.h"
+#include "trace.h"
+
+static void usage(FILE *f, bool full)
 {
-	fputs("usage: gpuvm-replay [--stats] [TRACE|-]\n"
-	      "       gpuvm-replay [--stats] --demo\n"
+	fputs("usage: gpuvm-replay [--stats] [--strict] [TRACE|-]\n"
+	      "       gpuvm-replay [--stats] [--strict] --demo\n"
+	      "       gpuvm-replay --help | --version\n"
 	      "\n"
-	      "Runs a gpuvm trace through libgpuvm and prints the operations.\n"
-	      "  --stats  print a summary (commands, ops, errors, time) to "
+	      "Runs a gpuvm trace through libgpuvm with a reference driver and\n"
+	      "prints the operations the kernel's GPUVM code would produce.\n"
+	      "  --stats    print a summary (commands, ops, errors, time) to "
 	      "stderr\n"
-	      "  --demo   run the built-in example trace\n"
+	      "  --strict   exit 3 when a line does not parse or a command "
+	      "fails\n"
+	      "  --demo     run the built-in example trace (two VMs sharing "
+	      "an object)\n"
+	      "  --version  print the version and the kernel baseline\n"
 	      "Exit status: 0 ran, 1 the library warned or leaked, 2 usage "
-	      "or read error.\n",
+	      "error or\ntrace not readable to the end, 3 --strict and a "
+	      "line failed.\n",
 	      f);
+	if (full) {
+		fputc('\n', f);
+		fputs(trace_grammar, f);
+	}
 }
 
 int main(int argc, char **argv)
@@ -33,6 +48,7 @@ int main(int argc, char **argv)
 	struct replay_opts opts = { .warn_handler = true, .stats = &st };
 	const char *path = NULL, *name;
 	bool stats = false, demo = false, only_files = false;
+	bool strict = false;
 	FILE *in;
 	int i, ret;
 
@@ -41,22 +57,29 @@ int main(int argc, char **argv)
 
 		if (!only_files && !strcmp(arg, "--stats")) {
 			stats = true;
+		} else if (!only_files && !strcmp(arg, "--strict")) {
+			strict = true;
 		} else if (!only_files && !strcmp(arg, "--demo")) {
 			demo = true;
 		} else if (!only_files &&
 			   (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) {
-			usage(stdout);
+			usage(stdout, true);
+			return 0;
+		} else if (!only_files && !strcmp(arg, "--version")) {
+			printf("gpuvm-replay (libgpuvm) %s, trace format 2\n"
+			       "kernel baseline: %s\n",
+			       GPUVM_VERSION_STRING, GPUVM_KERNEL_BASELINE);
 			return 0;
 		} else if (!only_files && !strcmp(arg, "--")) {
 			only_files = true;
 		} else if (!only_files && arg[0] == '-' && arg[1]) {
 			fprintf(stderr, "gpuvm-replay: unknown option '%s'\n",
 				arg);
-			usage(stderr);
+			usage(stderr, false);
 			return REPLAY_USAGE;
 		} else if (path) {
 			fprintf(stderr, "gpuvm-replay: more than one trace\n");
-			usage(stderr);
+			usage(stderr, false);
 			return REPLAY_USAGE;
 		} else {
 			path = arg;
@@ -64,7 +87,7 @@ int main(int argc, char **argv)
 	}
 	if (demo && path) {
 		fprintf(stderr, "gpuvm-replay: --demo takes no trace\n");
-		usage(stderr);
+		usage(stderr, false);
 		return REPLAY_USAGE;
 	}
 
@@ -85,6 +108,7 @@ int main(int argc, char **argv)
 		return REPLAY_USAGE;
 	}
 
+	opts.strict = strict;
 	ret = replay_run(in, name, stdout, stderr, &opts);
 	if (in != stdin)
 		fclose(in);

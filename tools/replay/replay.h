@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * gpuvm-replay: runs a trace (see README, "Trace format") through libgpuvm
- * with a built-in reference driver and prints what the library did.
+ * with a built-in reference driver (driver.h) and prints what the library
+ * did. The trace language is in trace.h, the output format in print.h.
  *
  * The replay core is a static library so tests can run traces in-process,
  * on memory streams, with fault injection armed.
@@ -56,17 +57,22 @@ struct replay_stats {
  *                "libgpuvm: WARNING [rule] message" for the duration of the
  *                replay (the default handler is restored afterwards). Off:
  *                whatever handler is installed keeps receiving them (tests).
+ * @strict: a line that does not parse, or a command that answers
+ *          `error`, makes the run return REPLAY_STRICT (unless a warning
+ *          or a read error takes precedence)
  * @stats: filled in at the end when not NULL
  */
 struct replay_opts {
 	bool warn_handler;
+	bool strict;
 	struct replay_stats *stats;
 };
 
 /* Exit statuses of replay_run() and of the tool. */
 #define REPLAY_OK 0
 #define REPLAY_WARNED 1 /* a library warning, or a leak */
-#define REPLAY_USAGE 2 /* usage error or unreadable input */
+#define REPLAY_USAGE 2 /* usage error, or input not readable to the end */
+#define REPLAY_STRICT 3 /* --strict: a parse or command error */
 
 /**
  * replay_run() - run the trace read from @in
@@ -81,7 +87,9 @@ struct replay_opts {
  * counters are process wide).
  *
  * Return: REPLAY_OK; REPLAY_WARNED when the library warned or something
- * leaked; REPLAY_USAGE when reading @in failed.
+ * leaked; REPLAY_USAGE when @in could not be read to the end (the
+ * commands read so far ran, and everything was torn down);
+ * REPLAY_STRICT as described for @opts->strict.
  */
 int replay_run(FILE *in, const char *name, FILE *out, FILE *err,
 	       const struct replay_opts *opts);

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace language of gpuvm-replay: reading lines, splitting them into
+ * commands, and echoing a command the way the output format wants it.
+ * Nothing here knows about libgpuvm; see README, "Trace format".
+ */
+#ifndef GPUVM_REPLAY_TRACE_H
+#define GPUVM_REPLAY_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TRACE_MAX_TOKENS 16
+/* Longest line accepted, without its newline. Longer lines are refused
+ * (a parse error), so a runaway input cannot grow memory without bound. */
+#define TRACE_MAX_LINE 4096
+
+enum cmd_kind {
+	CMD_VM,
+	CMD_USE,
+	CMD_CLOSE,
+	CMD_BO,
+	CMD_MAP,
+	CMD_UNMAP,
+	CMD_PREFETCH,
+	CMD_MADVISE,
+	CMD_BO_UNMAP,
+	CMD_DUMP,
+	CMD_OBTAIN,
+	CMD_PUT,
+	CMD_PUT_DEFERRED,
+	CMD_CLEANUP,
+	CMD_EVICT,
+	CMD_VALIDATE,
+	CMD_STATE,
+};
+
+/*
+ * One parsed command. The strings point into the line it was parsed from.
+ * @num holds the numbers in argument order (map: addr, range, offset).
+ */
+struct cmd {
+	enum cmd_kind kind;
+	unsigned int ntok;
+	char *tok[TRACE_MAX_TOKENS];
+	bool is_num[TRACE_MAX_TOKENS]; /* echoed as lowercase hex */
+	uint64_t num[3];
+	unsigned int nnum;
+	const char *obj; /* the object argument; NULL for `-` */
+	const char *name; /* vm, use, close: the VM name; NULL if none */
+	bool ext; /* bo ... ext */
+	bool resv_protected; /* vm ... resv-protected */
+	bool staged; /* vm ... staged */
+	uint64_t reserve_addr, reserve_range; /* vm ... reserve A R */
+};
+
+/* A line as read: its text, or why it cannot be used. */
+struct trace_line {
+	char buf[TRACE_MAX_LINE + 2];
+	unsigned long lineno;
+	const char *bad; /* set: the line is refused with this reason */
+};
+
+/**
+ * trace_read_line() - read the next line of @in into @l
+ *
+ * A line ends at a newline (an optional CR right before it belongs to the
+ * line end) or at the end of the input. A line longer than
+ * TRACE_MAX_LINE, or one holding a NUL byte or a lone CR, is consumed and
+ * returned with @l->bad set; its text is what fitted.
+ *
+ * Return: 1 a line was read; 0 end of input; -1 a read error (errno set).
+ */
+int trace_read_line(FILE *in, struct trace_line *l);
+
+/**
+ * trace_parse() - split @line (modified in place) and parse it into @c
+ * @msg: receives the reason when the line does not parse
+ *
+ * Return: 1 a command; 0 an empty or comment-only line; -1 a parse error
+ * (@c->tok/@c->ntok still hold the tokens, for the echo).
+ */
+int trace_parse(char *line, struct cmd *c, char *msg, size_t msg_size);
+
+/* Print `> ` and the tokens of @c, numbers as lowercase hex, then \n. */
+void trace_echo(FILE *out, const struct cmd *c);
+
+/* Whether @s is a valid object or VM name: [A-Za-z_][A-Za-z0-9_.-]* */
+bool trace_valid_name(const char *s);
+
+/* The grammar in brief, for --help. */
+extern const char trace_grammar[];
+
+#endif /* GPUVM_REPLAY_TRACE_H */
