@@ -12,6 +12,7 @@
 
 #include "harness.h"
 #include "replay.h"
+#include "trace.h"
 
 struct run {
 	char *out, *err;
@@ -391,7 +392,183 @@ static void test_demo(void **state)
 	assert_true(r.st.ops[REPLAY_OP_REMAP] > 0);
 	assert_non_null(strstr(r.out, "validate shared\n"));
 	assert_non_null(strstr(r.out, "freed cmd\n"));
+	/* Two VMs share one object: one evict marks both vm_bos; only the
+	 * unprotected VM has it on its evict list before validate. */
+	assert_non_null(strstr(r.out, "> vm compositor "));
+	assert_non_null(strstr(r.out, "vm_bo shared refs=1 evicted=1 extobj=1 "
+				      "evict-list=0 vas=1\n"));
+	assert_non_null(strstr(r.out, "vm_bo shared refs=1 evicted=1 extobj=1 "
+				      "evict-list=1 vas=1\n"));
+	assert_non_null(strstr(r.out, "> close client\n"));
+	assert_string_equal(r.err, "");
 	run_free(&r);
+}
+
+/* ---- version 2: reasons, --strict, bad input ----------------------------- */
+
+static const char v2_errors_trace[] = "vm a 0x0 0x100000\n"
+				      "bo pa 0x1000\n"
+				      "bo x 0x1000 ext\n"
+				      "map 0x0 0x1000 x 0\n"
+				      "vm s 0x0 0x100000 staged\n" /* 5 */
+				      "map 0x0 0x1000 pa 0\n"
+				      "obtain x\n"
+				      "put-deferred x\n"
+				      "use nosuch\n"
+				      "vm a 0x0 0x1000\n" /* 10 */
+				      "vm b 0xffffffffffff0000 0x20000\n"
+				      "close s\n"
+				      "state\n"
+				      "bo p2 0x1000\n"
+				      "use s\n" /* 15 */
+				      "use a\n"
+				      "put x\n";
+
+static void test_v2_reasons(void **state)
+{
+	struct run r;
+
+	run_trace(v2_errors_trace, &r);
+	assert_int_equal(r.ret, REPLAY_OK);
+	assert_int_equal(r.st.errors, 10);
+	assert_int_equal(count_lines(r.err), 10);
+	assert_non_null(strstr(r.err, "t.trace:6: error EINVAL: 'pa' is "
+				      "private to VM 'a' and cannot be used "
+				      "in VM 's'\n"));
+	assert_non_null(strstr(r.err, "t.trace:7: error EINVAL: 'x' is used "
+				      "in immediate-mode VMs and cannot be "
+				      "used in staged VM 's'"));
+	assert_non_null(strstr(r.err, "t.trace:8: error EINVAL: put-deferred "
+				      "needs an immediate-mode VM"));
+	assert_non_null(strstr(r.err, "t.trace:9: error ENOENT: no VM named "
+				      "'nosuch'\n"));
+	assert_non_null(strstr(r.err, "t.trace:10: error EEXIST: a VM named "
+				      "'a' exists"));
+	assert_non_null(strstr(r.err, "t.trace:11: error EINVAL: the VM's "
+				      "window or reserved region overflows"));
+	assert_non_null(strstr(r.err, "t.trace:13: error EINVAL: no current "
+				      "VM"));
+	assert_non_null(strstr(r.err, "t.trace:14: error EINVAL: a private "
+				      "object needs a current VM"));
+	assert_non_null(strstr(r.err, "t.trace:15: error ENOENT: VM 's' was "
+				      "closed\n"));
+	assert_non_null(strstr(r.err, "t.trace:17: error EINVAL: no reference "
+				      "to 'x' was obtained in VM 'a'\n"));
+	run_free(&r);
+}
+
+static int run_strict(const char *trace)
+{
+	struct replay_opts opts = { .strict = true };
+	FILE *in = fmemopen((void *)trace, strlen(trace), "r");
+	FILE *out = fopen("/dev/null", "w"), *err = fopen("/dev/null", "w");
+	int ret;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	assert_non_null(err);
+	ret = replay_run(in, "t.trace", out, err, &opts);
+	fclose(in);
+	fclose(out);
+	fclose(err);
+	return ret;
+}
+
+static void test_strict(void **state)
+{
+	assert_int_equal(run_strict("vm 0 0x10000\nbo a 0x1000\n"
+				    "map 0 0x1000 a 0\n"),
+			 REPLAY_OK);
+	/* A typo (parse error) and a failing command both fail the run. */
+	assert_int_equal(run_strict("vm 0 0x10000\nbo a 0x1000\n"
+				    "mpa 0 0x1000 a 0\n"),
+			 REPLAY_STRICT);
+	assert_int_equal(run_strict("vm 0 0x10000\nmap 0 0x1000 nosuch 0\n"),
+			 REPLAY_STRICT);
+	/* Without --strict the same trace ran. */
+	{
+		struct run r;
+
+		run_trace("vm 0 0x10000\nmap 0 0x1000 nosuch 0\n", &r);
+		assert_int_equal(r.ret, REPLAY_OK);
+		run_free(&r);
+	}
+}
+
+static void test_bad_input(void **state)
+{
+	static const char nul_cr[] = "vm 0 0x10000\nbo b 0x1000\n"
+				     "map 0 0x1000 b 0\0 junk\n"
+				     "map 0 0x1000 b 0\rjunk\n"
+				     "map 0 0x1000 b 0\r\n"
+				     "dump\n";
+	struct replay_opts opts = { 0 };
+	struct replay_stats st;
+	char *out_buf = NULL, *err_buf = NULL, *big;
+	size_t out_len = 0, err_len = 0, n;
+	FILE *in, *out, *err;
+	int ret;
+
+	/* A NUL byte or a lone CR: the line is refused, the replay goes
+	 * on; CR LF is a line end. */
+	opts.stats = &st;
+	in = fmemopen((void *)nul_cr, sizeof(nul_cr) - 1, "r");
+	out = open_memstream(&out_buf, &out_len);
+	err = open_memstream(&err_buf, &err_len);
+	ret = replay_run(in, "t.trace", out, err, &opts);
+	fclose(in);
+	fclose(out);
+	fclose(err);
+	assert_int_equal(ret, REPLAY_OK);
+	assert_string_equal(out_buf, "> vm 0x0 0x10000\n> bo b 0x1000\n"
+				     "> map 0 0x1000 b 0 junk\nerror EINVAL\n"
+				     "> map 0 0x1000 b 0junk\nerror EINVAL\n"
+				     "> map 0x0 0x1000 b 0x0\n"
+				     "map 0x0+0x1000:b@0x0\n"
+				     "> dump\nva 0x0+0x1000:b@0x0\nend\n");
+	assert_non_null(strstr(err_buf, "t.trace:3: NUL byte in the line\n"));
+	assert_non_null(strstr(err_buf,
+			       "t.trace:4: carriage return inside the line\n"));
+	assert_int_equal(st.parse_errors, 2);
+	free(out_buf);
+	free(err_buf);
+
+	/* A line over the bound ends the reading: what came before ran and
+	 * was torn down, the run says the trace was not read to the end. */
+	n = 3 * TRACE_MAX_LINE;
+	big = malloc(n + 64);
+	assert_non_null(big);
+	strcpy(big, "vm 0 0x10000\nbo b 0x1000\nmap 0 0x1000 b 0\n");
+	memset(big + strlen(big), 'x', n);
+	big[strlen("vm 0 0x10000\nbo b 0x1000\nmap 0 0x1000 b 0\n") + n] = '\0';
+	in = fmemopen(big, strlen(big), "r");
+	out = open_memstream(&out_buf, &out_len);
+	err = open_memstream(&err_buf, &err_len);
+	ret = replay_run(in, "t.trace", out, err, &opts);
+	fclose(in);
+	fclose(out);
+	fclose(err);
+	assert_int_equal(ret, REPLAY_USAGE);
+	assert_int_equal(st.leaked, 0);
+	assert_non_null(strstr(out_buf, "map 0x0+0x1000:b@0x0\n"));
+	assert_non_null(strstr(err_buf, "t.trace:4: line longer than"));
+	free(out_buf);
+	free(err_buf);
+	free(big);
+
+	/* A read error (a directory) is not a clean end of input. */
+	in = fopen("/", "r");
+	assert_non_null(in);
+	out = open_memstream(&out_buf, &out_len);
+	err = open_memstream(&err_buf, &err_len);
+	ret = replay_run(in, "dir", out, err, &opts);
+	fclose(in);
+	fclose(out);
+	fclose(err);
+	assert_int_equal(ret, REPLAY_USAGE);
+	assert_non_null(strstr(err_buf, "cannot read the trace to the end"));
+	free(out_buf);
+	free(err_buf);
 }
 
 /*
@@ -683,6 +860,75 @@ static void test_fault_sweep_resv_protected(void **state)
 	fault_sweep(trace);
 }
 
+/*
+ * Version 2: two VMs sharing external objects, a private object each,
+ * madvise, evict across VMs, validate per VM, close. %1$s are the VMs'
+ * mode keywords; deferred puts only where the VMs are immediate.
+ */
+static void fault_sweep_v2(const char *mode, bool immediate)
+{
+	char trace[4096];
+
+	snprintf(trace, sizeof(trace),
+		 "vm a 0x0 0x100000 reserve 0xf0000 0x10000 %s\n"
+		 "bo pa 0x100000\n"
+		 "bo x 0x100000 ext\n"
+		 "bo y 0x10000 ext\n"
+		 "map 0x10000 0x8000 pa 0x0\n"
+		 "map 0x20000 0x4000 x 0x0\n"
+		 "map 0x30000 0x10000 - 0x0\n"
+		 "madvise 0x34000 0x2000\n"
+		 "vm b 0x0 0x100000 %s\n"
+		 "bo pb 0x10000\n"
+		 "map 0x8000 0x4000 x 0x4000\n"
+		 "map 0x10000 0x1000 pb 0x0\n"
+		 "obtain y\n"
+		 "obtain x\n"
+		 "evict x 1\n"
+		 "evict pb 1\n"
+		 "state\n"
+		 "validate\n"
+		 "use a\n"
+		 "state\n"
+		 "validate\n"
+		 "unmap 0x11000 0x4000\n"
+		 "%s"
+		 "bo-unmap pa\n"
+		 "obtain y\n"
+		 "madvise 0x2f000 0x3000\n"
+		 "dump\n"
+		 "close a\n"
+		 "use b\n"
+		 "evict x 0\n"
+		 "put x\n"
+		 "state\n"
+		 "dump\n",
+		 mode, mode,
+		 immediate ? "obtain pa\nput-deferred pa\ncleanup\n" :
+			     "obtain pa\nput pa\n");
+	fault_sweep(trace);
+}
+
+static void test_fault_sweep_v2_staged(void **state)
+{
+	fault_sweep_v2("staged", false);
+}
+
+static void test_fault_sweep_v2_staged_resv_protected(void **state)
+{
+	fault_sweep_v2("staged resv-protected", false);
+}
+
+static void test_fault_sweep_v2_immediate(void **state)
+{
+	fault_sweep_v2("", true);
+}
+
+static void test_fault_sweep_v2_immediate_resv_protected(void **state)
+{
+	fault_sweep_v2("resv-protected", true);
+}
+
 /* ---- a large random trace (suite slow) ---------------------------------- */
 
 static uint64_t rng_state;
@@ -815,6 +1061,13 @@ int main(int argc, char **argv)
 		harness_test(test_unpublished_prealloc_put),
 		harness_test(test_fault_sweep_plain),
 		harness_test(test_fault_sweep_resv_protected),
+		harness_test(test_v2_reasons),
+		harness_test(test_strict),
+		harness_test(test_bad_input),
+		harness_test(test_fault_sweep_v2_staged),
+		harness_test(test_fault_sweep_v2_staged_resv_protected),
+		harness_test(test_fault_sweep_v2_immediate),
+		harness_test(test_fault_sweep_v2_immediate_resv_protected),
 	};
 	const struct CMUnitTest large_tests[] = {
 		harness_test(test_large_plain),

@@ -68,34 +68,31 @@ const char trace_grammar[] =
 int trace_read_line(FILE *in, struct trace_line *l)
 {
 	size_t len = 0;
-	bool too_long = false, nul = false, cr = false, pending_cr = false;
+	bool nul = false, cr = false, pending_cr = false;
 	int ch;
 
 	l->bad = NULL;
 	ch = getc(in);
 	if (ch == EOF)
-		return ferror(in) ? -1 : 0;
+		return ferror(in) ? TRACE_READ_ERROR : 0;
+	l->lineno++;
 	for (; ch != EOF && ch != '\n'; ch = getc(in)) {
 		if (pending_cr)
 			cr = true; /* a CR not followed by the newline */
 		pending_cr = ch == '\r';
 		if (pending_cr)
 			continue;
-		if (ch == '\0')
-			nul = true;
-		if (len < TRACE_MAX_LINE)
-			l->buf[len++] = ch ? (char)ch : ' ';
-		else
-			too_long = true;
+		if (len == TRACE_MAX_LINE) {
+			l->buf[len] = '\0';
+			return TRACE_TOO_LONG; /* stop reading: no bound */
+		}
+		nul |= ch == '\0';
+		l->buf[len++] = ch ? (char)ch : ' ';
 	}
 	if (ch == EOF && ferror(in))
-		return -1;
+		return TRACE_READ_ERROR;
 	l->buf[len] = '\0';
-	l->lineno++;
-	if (too_long)
-		l->bad = "line too long (more than " STR(
-			TRACE_MAX_LINE) " bytes)";
-	else if (nul)
+	if (nul)
 		l->bad = "NUL byte in the line";
 	else if (cr)
 		l->bad = "carriage return inside the line";

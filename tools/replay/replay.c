@@ -879,9 +879,14 @@ int replay_run(FILE *in, const char *name, FILE *out, FILE *err,
 		rp.st.lines++;
 		run_line(&rp, line);
 	}
-	if (rd < 0)
+	if (rd == TRACE_READ_ERROR)
 		fprintf(err, "%s:%lu: cannot read the trace to the end: %s\n",
 			rp.name, line->lineno + 1, strerror(errno));
+	else if (rd == TRACE_TOO_LONG)
+		fprintf(err,
+			"%s:%lu: line longer than %d bytes: the trace cannot "
+			"be read to the end\n",
+			rp.name, line->lineno, TRACE_MAX_LINE);
 	free(line);
 
 	teardown(&rp);

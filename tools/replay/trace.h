@@ -13,8 +13,8 @@
 #include <stdio.h>
 
 #define TRACE_MAX_TOKENS 16
-/* Longest line accepted, without its newline. Longer lines are refused
- * (a parse error), so a runaway input cannot grow memory without bound. */
+/* Longest line accepted, without its newline: memory stays bounded
+ * whatever the input. */
 #define TRACE_MAX_LINE 4096
 
 enum cmd_kind {
@@ -63,15 +63,20 @@ struct trace_line {
 	const char *bad; /* set: the line is refused with this reason */
 };
 
+#define TRACE_READ_ERROR (-1)
+#define TRACE_TOO_LONG (-2)
+
 /**
  * trace_read_line() - read the next line of @in into @l
  *
- * A line ends at a newline (an optional CR right before it belongs to the
- * line end) or at the end of the input. A line longer than
- * TRACE_MAX_LINE, or one holding a NUL byte or a lone CR, is consumed and
- * returned with @l->bad set; its text is what fitted.
+ * A line ends at a newline (a CR right before it belongs to the line end)
+ * or at the end of the input. A line holding a NUL byte or a lone CR is
+ * returned with @l->bad set (the NUL read as a space). A line longer than
+ * TRACE_MAX_LINE ends the reading: nothing after it can be trusted, and
+ * an input without newlines (/dev/zero) must not be read forever.
  *
- * Return: 1 a line was read; 0 end of input; -1 a read error (errno set).
+ * Return: 1 a line was read (@l->lineno is its number); 0 end of input;
+ * TRACE_READ_ERROR (errno set); TRACE_TOO_LONG.
  */
 int trace_read_line(FILE *in, struct trace_line *l);
 
