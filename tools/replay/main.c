@@ -4,7 +4,7 @@
  * gpuvm-replay [--stats] [--strict] --demo
  *
  * Runs a trace through libgpuvm and prints what the library did (see
- * README, "Trace format"). Exit status: 0 when the trace ran, 1 when the
+ * README, "gpuvm-replay"). Exit status: 0 when the trace ran, 1 when the
  * library warned or leaked, 2 for usage errors or a trace that could not
  * be read to the end, 3 with --strict when a line or command failed.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gpuvm-replay: runs a trace (see README, "Trace format") through libgpuvm
+ * gpuvm-replay: runs a trace (see README, "gpuvm-replay") through libgpuvm
  * with a built-in reference driver (driver.h) and prints what the library
  * did. The trace language is in trace.h, the output format in print.h.
  *

@@ -2,7 +2,7 @@
 /*
  * The trace language of gpuvm-replay: reading lines, splitting them into
  * commands, and echoing a command the way the output format wants it.
- * Nothing here knows about libgpuvm; see README, "Trace format".
+ * Nothing here knows about libgpuvm; see README, "gpuvm-replay".
  */
 #ifndef GPUVM_REPLAY_TRACE_H
 #define GPUVM_REPLAY_TRACE_H
