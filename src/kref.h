@@ -109,6 +109,23 @@ static inline bool gpuvm_kref_get_unless_zero(int *ref)
 }
 
 /*
+ * Drop a reference unless it is the last one. Return: false (nothing
+ * dropped) when the caller holds the last reference, or may: the caller
+ * then takes what a final put needs and calls gpuvm_kref_put().
+ */
+static inline bool gpuvm_kref_put_unless_last(int *ref)
+{
+	int old = __atomic_load_n(ref, __ATOMIC_RELAXED);
+
+	do {
+		if (old <= 1)
+			return false; /* last, or misuse: the slow path sees it */
+	} while (!__atomic_compare_exchange_n(
+		ref, &old, old - 1, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	return true;
+}
+
+/*
  * Drop a reference. Return: true when this was the last one and the
  * caller must release the object.
  */

@@ -41,11 +41,37 @@ static void walk_init(struct list_walk *w, struct gpuvm *gpuvm, enum vm_list l,
 }
 
 /*
+ * Drop a walk's temporary reference. Kernel difference: the kernel drops
+ * it with a plain put. When other threads dropped every other reference
+ * meanwhile (in immediate mode a deferred put needs no lock), that put is
+ * the last one and unlinks the vm_bo from its GEM's list without the
+ * gpuva mutex, racing lookups of the same GEM in other VMs. Here the
+ * reference is dropped without a lock only while it cannot be the last;
+ * otherwise the gpuva mutex is taken first, with a GEM reference held so
+ * the object outlives its own mutex. What the driver sees is the same:
+ * the vm_bo is destroyed right there. In staged mode the caller holds the
+ * GEM's reservation (the walk locked it), as the kernel requires.
+ */
+static void walk_put(struct list_walk *w, struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm_gem_object *obj = vm_bo->obj;
+
+	if (gpuvm_kref_put_unless_last(&vm_bo->kref))
+		return;
+	if (!gpuvm_immediate_mode(w->gpuvm)) {
+		gpuvm_bo_put(vm_bo);
+		return;
+	}
+	gpuvm_gem_object_get(obj);
+	gpuvm_gem_gpuva_lock(obj);
+	gpuvm_bo_put(vm_bo);
+	gpuvm_gem_gpuva_unlock(obj);
+	gpuvm_gem_object_put(obj);
+}
+
+/*
  * The next live element, with a temporary reference; @prev's is dropped
- * after the list lock was released. As in the kernel, that drop is a plain
- * gpuvm_bo_put(): if another thread dropped every other reference
- * meanwhile, it destroys the vm_bo, and in immediate mode the checker
- * then reports the missing gpuva lock (the kernel's lockdep would too).
+ * (walk_put()) after the list lock was released.
  */
 static struct gpuvm_bo *walk_next(struct list_walk *w, struct gpuvm_bo *prev)
 {
@@ -74,8 +100,9 @@ static struct gpuvm_bo *walk_next(struct list_walk *w, struct gpuvm_bo *prev)
 	}
 	gpuvm_mutex_unlock(w->lock);
 
+	gpuvm_hook("walk:after_get");
 	if (prev)
-		gpuvm_bo_put(prev);
+		walk_put(w, prev);
 	return vm_bo;
 }
 
@@ -83,7 +110,7 @@ static struct gpuvm_bo *walk_next(struct list_walk *w, struct gpuvm_bo *prev)
 static void walk_end(struct list_walk *w, struct gpuvm_bo *last)
 {
 	if (last)
-		gpuvm_bo_put(last);
+		walk_put(w, last);
 	gpuvm_mutex_lock(w->lock);
 	/* Visited elements go back to the head, in their original order. */
 	if (!gpuvm_list_empty(&w->local)) {
@@ -228,11 +255,19 @@ int gpuvm_vm_exec_lock_array(struct gpuvm_vm_exec *vm_exec,
 			     unsigned int num_objs)
 {
 	struct lock_array_args args = { objs, num_objs };
+	int (*fn)(struct gpuvm_vm_exec * vm_exec) = vm_exec->extra.fn;
+	void *priv = vm_exec->extra.priv;
+	int ret;
 
-	/* Kernel parity: replaces extra, and extra.priv dangles after. */
+	/* Kernel difference: the kernel leaves extra pointing at its own
+	 * stack frame; the caller's extra is restored here, so reusing
+	 * @vm_exec for gpuvm_vm_exec_lock() is safe. */
 	vm_exec->extra.fn = lock_array_fn;
 	vm_exec->extra.priv = &args;
-	return gpuvm_vm_exec_lock(vm_exec);
+	ret = gpuvm_vm_exec_lock(vm_exec);
+	vm_exec->extra.fn = fn;
+	vm_exec->extra.priv = priv;
+	return ret;
 }
 
 int gpuvm_vm_exec_lock_range(struct gpuvm_vm_exec *vm_exec, uint64_t addr,

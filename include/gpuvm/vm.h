@@ -28,6 +28,10 @@
  *                              is published, the gpuva lock still held
  *  "cleanup:before_destroy"    deferred cleanup took its batch and is about
  *                              to free it
+ *  "walk:after_get"            an extobj/evict list walk (prepare_objects,
+ *                              validate, not resv-protected) took its
+ *                              temporary reference to the next vm_bo and
+ *                              is about to drop the previous one
  *
  * Use after free: with the debug checker on, a VM whose vm_free ran and a
  * vm_bo the library freed are poisoned (see alloc.h); the functions below
@@ -399,8 +403,15 @@ GPUVM_EXPORT int gpuvm_prepare_range(struct gpuvm *gpuvm,
 				     struct gpuvm_exec *exec, uint64_t addr,
 				     uint64_t range, unsigned int num_fences);
 
-/* Lock the VM resv, every external object and what extra.fn locks.
- * On failure everything is unlocked already. */
+/*
+ * Lock the VM resv, every external object and what extra.fn locks.
+ * On failure everything is unlocked already. With GPUVM_RESV_PROTECTED,
+ * evicted external vm_bos join the evict list as they are locked; on a
+ * later failure the ones visited stay there (kernel parity, harmless:
+ * they are evicted and the next validate handles them). lock_array
+ * replaces extra while it runs and restores the caller's afterwards (the
+ * kernel leaves it pointing into its own stack frame).
+ */
 GPUVM_EXPORT int gpuvm_vm_exec_lock(struct gpuvm_vm_exec *vm_exec);
 GPUVM_EXPORT int gpuvm_vm_exec_lock_array(struct gpuvm_vm_exec *vm_exec,
 					  struct gpuvm_gem_object **objs,
