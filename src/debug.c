@@ -26,6 +26,9 @@
 /* Per-class state learned at run time. */
 #define CLASS_SIGNALLING_SAFE (1u << 0) /* taken in a signalling section */
 #define CLASS_WAITED_UNDER (1u << 1) /* held across a fence wait */
+/* Held across a blocking allocation: reclaim may wait on fences, so to the
+ * signalling rules this is a fence wait too (the kernel's fs_reclaim). */
+#define CLASS_ALLOC_UNDER (1u << 2)
 
 bool gpuvm_debug_on__ = true;
 
@@ -396,6 +399,12 @@ static void check_signalling(const struct gpuvm_lockdep_map *map,
 			   "signalling section, but its class '%s' was held "
 			   "while waiting on a fence",
 			   map->name, map->lock_class->name);
+	if (class_state(id) & CLASS_ALLOC_UNDER)
+		gpuvm_warn(GPUVM_RULE_SIGNALLING_LOCK_ALLOC,
+			   "gpuvm_lock_acquire: taking '%s' inside a fence "
+			   "signalling section, but its class '%s' was held "
+			   "while allocating memory that may block",
+			   map->name, map->lock_class->name);
 	class_mark(id, CLASS_SIGNALLING_SAFE);
 }
 
@@ -529,11 +538,30 @@ GPUVM_EXPORT bool gpuvm_in_signalling_section(void)
 
 GPUVM_EXPORT void gpuvm_might_alloc(const char *func)
 {
-	if (unlikely(ts.signalling) && gpuvm_debug_active())
+	unsigned int i;
+
+	if (likely(!ts.depth && !ts.signalling) || !gpuvm_debug_active())
+		return;
+	if (ts.signalling)
 		gpuvm_warn(GPUVM_RULE_SIGNALLING_ALLOC,
 			   "%s: allocation that may block inside a fence "
 			   "signalling section",
 			   func);
+	for (i = 0; i < ts.depth; i++) {
+		const struct held_lock *h = &ts.held[i];
+
+		/* A resv inside a section has its own rule. */
+		if (h->map->lock_class->flags & GPUVM_LOCK_CLASS_RESV)
+			continue;
+		if (class_state(h->class_id) & CLASS_SIGNALLING_SAFE)
+			gpuvm_warn(
+				GPUVM_RULE_SIGNALLING_LOCK_ALLOC,
+				"%s: allocation that may block while holding "
+				"'%s', whose class '%s' is taken inside "
+				"fence signalling sections",
+				func, h->map->name, h->map->lock_class->name);
+		class_mark(h->class_id, CLASS_ALLOC_UNDER);
+	}
 }
 
 GPUVM_EXPORT void gpuvm_might_wait_fence(const char *func)

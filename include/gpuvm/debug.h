@@ -37,6 +37,10 @@ GPUVM_BEGIN_DECLS
 #define GPUVM_RULE_SIGNALLING_RESV "signalling-resv-lock"
 #define GPUVM_RULE_SIGNALLING_WAIT "signalling-fence-wait"
 #define GPUVM_RULE_SIGNALLING_LOCK_WAIT "signalling-lock-fence-wait"
+/* A blocking allocation while holding a lock that is also taken inside
+ * fence signalling sections (either order): reclaim may wait on a fence
+ * whose signalling needs that lock. */
+#define GPUVM_RULE_SIGNALLING_LOCK_ALLOC "signalling-lock-alloc"
 #define GPUVM_RULE_SIGNALLING_UNBALANCED "signalling-unbalanced"
 #define GPUVM_RULE_CHECKER "debug-checker"
 /* Reported by every reference-counted object (GEM, fence, VM, vm_bo),

@@ -61,9 +61,13 @@ struct gpuvm_gem_object_funcs {
  * @gpuva: the GPUVM part.
  * @gpuva.list: the vm_bo's of this object, in all VMs. Protected by
  *              @gpuva.lock in immediate mode, by @resv otherwise.
- * @gpuva.lock: protects @gpuva.list in immediate mode. It is taken in the
- *              fence signalling path, so while holding it a thread must
- *              neither allocate memory nor take a reservation lock.
+ * @gpuva.lock: protects @gpuva.list in immediate mode. Immediate-mode
+ *              drivers take it in the fence signalling path; there, while
+ *              holding it, a thread must neither take a reservation lock
+ *              nor allocate memory that may block (reclaim could wait on
+ *              a fence that needs it). The checker reports a blocking
+ *              allocation under it once the lock was also taken in a
+ *              signalling section (GPUVM_RULE_SIGNALLING_LOCK_ALLOC).
  */
 struct gpuvm_gem_object {
 	int refcount;
@@ -180,8 +184,12 @@ static inline void gpuvm_gem_object_unlock(struct gpuvm_gem_object *obj)
 /**
  * gpuvm_gem_gpuva_lock() - take @obj->gpuva.lock
  *
- * Context: may block. While holding it, do not allocate memory and do not
- * take a reservation lock (it is taken in the fence signalling path).
+ * Context: may block. Never take a reservation lock while holding it. A
+ * driver that takes it in its fence signalling path must not allocate
+ * memory that may block while holding it either (reported as
+ * GPUVM_RULE_SIGNALLING_LOCK_ALLOC); gpuvm_bo_unmap_ops_create(), which
+ * allocates and needs this lock in immediate mode, is then for paths
+ * that are not.
  */
 static inline void gpuvm_gem_gpuva_lock(struct gpuvm_gem_object *obj)
 {

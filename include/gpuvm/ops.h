@@ -164,8 +164,13 @@ gpuvm_sm_unmap_ops_create(struct gpuvm *gpuvm, uint64_t addr, uint64_t range);
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_prefetch_ops_create(struct gpuvm *gpuvm, uint64_t addr, uint64_t range);
 
-/* One UNMAP per VA linked to @vm_bo, in link order. Context: the GEM list
- * lock. */
+/*
+ * One UNMAP per VA linked to @vm_bo, in link order. Context: the GEM list
+ * lock (in immediate mode the gpuva mutex); allocates with
+ * GPUVM_GFP_KERNEL under it, as the kernel does. So in immediate mode do
+ * not call it where the gpuva mutex is also taken in the fence signalling
+ * path (the checker reports GPUVM_RULE_SIGNALLING_LOCK_ALLOC).
+ */
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_bo_unmap_ops_create(struct gpuvm_bo *vm_bo);
 

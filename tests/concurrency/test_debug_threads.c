@@ -83,13 +83,23 @@ static void reversed_worker(unsigned int t, void *arg)
 
 static void test_debug_threads_inversion_reported_once(void **state)
 {
-	struct gpuvm_mutex locks[2 * NR_THREADS];
+	struct gpuvm_mutex locks[2 * NR_THREADS], learn[2];
 	unsigned int t;
 
 	for (t = 0; t < NR_THREADS; t++) {
 		gpuvm_mutex_init(&locks[2 * t], NULL, &level_class[0]);
 		gpuvm_mutex_init(&locks[2 * t + 1], NULL, &level_class[5]);
 	}
+	/* Learn level0 -> level5 first, on instances of their own (so
+	 * ThreadSanitizer sees no inversion); the workers invert it. */
+	gpuvm_mutex_init(&learn[0], NULL, &level_class[0]);
+	gpuvm_mutex_init(&learn[1], NULL, &level_class[5]);
+	gpuvm_mutex_lock(&learn[0]);
+	gpuvm_mutex_lock(&learn[1]);
+	gpuvm_mutex_unlock(&learn[1]);
+	gpuvm_mutex_unlock(&learn[0]);
+	gpuvm_mutex_destroy(&learn[0]);
+	gpuvm_mutex_destroy(&learn[1]);
 	harness_run_threads(NR_THREADS, reversed_worker, locks);
 	assert_int_equal(harness_take_warnings(GPUVM_RULE_LOCK_ORDER), 1);
 	for (t = 0; t < 2 * NR_THREADS; t++)

@@ -51,9 +51,20 @@ static void test_debug_assert_held_warns_when_not_held(void **state)
 	gpuvm_mutex_destroy(&m);
 }
 
+/* A thread that holds @m until the main thread has checked. */
+struct keeper {
+	struct gpuvm_mutex *m;
+	pthread_barrier_t locked, checked;
+};
+
 static void *lock_and_keep(void *arg)
 {
-	gpuvm_mutex_lock(arg);
+	struct keeper *k = arg;
+
+	gpuvm_mutex_lock(k->m);
+	pthread_barrier_wait(&k->locked);
+	pthread_barrier_wait(&k->checked);
+	gpuvm_mutex_unlock(k->m); /* by its owner: no undefined unlock */
 	return NULL;
 }
 
@@ -61,17 +72,22 @@ static void *lock_and_keep(void *arg)
 static void test_debug_assert_held_is_per_thread(void **state)
 {
 	struct gpuvm_mutex m;
+	struct keeper k = { .m = &m };
 	pthread_t t;
 
 	gpuvm_mutex_init(&m, "held-mutex", &held_class);
-	assert_int_equal(pthread_create(&t, NULL, lock_and_keep, &m), 0);
-	pthread_join(t, NULL);
+	pthread_barrier_init(&k.locked, NULL, 2);
+	pthread_barrier_init(&k.checked, NULL, 2);
+	assert_int_equal(pthread_create(&t, NULL, lock_and_keep, &k), 0);
+	pthread_barrier_wait(&k.locked);
 	assert_true(gpuvm_mutex_is_locked(&m));
 	gpuvm_mutex_assert_held(&m, "my_driver_op");
 	assert_int_equal(harness_take_warnings(GPUVM_RULE_LOCK_NOT_HELD), 1);
-	/* Release on behalf of the exited thread, past the checker. */
-	pthread_mutex_unlock(&m.lock);
-	m.locked = 0;
+	pthread_barrier_wait(&k.checked);
+	pthread_join(t, NULL);
+	assert_false(gpuvm_mutex_is_locked(&m));
+	pthread_barrier_destroy(&k.locked);
+	pthread_barrier_destroy(&k.checked);
 	gpuvm_mutex_destroy(&m);
 }
 
@@ -209,13 +225,18 @@ DEFINE_CLASS(abba_b, 0);
 
 static void test_debug_abba_cycle_warns_once(void **state)
 {
-	struct gpuvm_mutex a, b;
+	struct gpuvm_mutex a, b, a2, b2;
 	struct pair ab, ba;
 
+	/* The inverted order on other instances of the same classes: the
+	 * checker works on classes, and ThreadSanitizer, which works on
+	 * instances, sees no real inversion in the test itself. */
 	gpuvm_mutex_init(&a, "A", &abba_a);
 	gpuvm_mutex_init(&b, "B", &abba_b);
+	gpuvm_mutex_init(&a2, "A", &abba_a);
+	gpuvm_mutex_init(&b2, "B", &abba_b);
 	ab = (struct pair){ &a, &b };
-	ba = (struct pair){ &b, &a };
+	ba = (struct pair){ &b2, &a2 };
 
 	run_in_thread(lock_pair, &ab); /* learns A -> B */
 	assert_int_equal(harness_warnings(NULL), 0);
@@ -229,6 +250,8 @@ static void test_debug_abba_cycle_warns_once(void **state)
 
 	gpuvm_mutex_destroy(&a);
 	gpuvm_mutex_destroy(&b);
+	gpuvm_mutex_destroy(&a2);
+	gpuvm_mutex_destroy(&b2);
 }
 
 DEFINE_CLASS(order_a, 0);
@@ -256,21 +279,23 @@ DEFINE_CLASS(tri_c, 0);
 
 static void test_debug_three_class_cycle_warns(void **state)
 {
-	struct gpuvm_mutex a, b, c;
+	struct gpuvm_mutex a, b, c, a2;
 	struct pair ab, bc, ca;
 
 	gpuvm_mutex_init(&a, "A", &tri_a);
 	gpuvm_mutex_init(&b, "B", &tri_b);
 	gpuvm_mutex_init(&c, "C", &tri_c);
+	gpuvm_mutex_init(&a2, "A", &tri_a); /* see the ABBA test */
 	ab = (struct pair){ &a, &b };
 	bc = (struct pair){ &b, &c };
-	ca = (struct pair){ &c, &a };
+	ca = (struct pair){ &c, &a2 };
 	lock_pair(&ab);
 	lock_pair(&bc);
 	assert_int_equal(harness_warnings(NULL), 0);
 	lock_pair(&ca);
 	assert_message_has(GPUVM_RULE_LOCK_ORDER, "tri_c");
 	assert_int_equal(harness_take_warnings(GPUVM_RULE_LOCK_ORDER), 1);
+	gpuvm_mutex_destroy(&a2);
 	gpuvm_mutex_destroy(&a);
 	gpuvm_mutex_destroy(&b);
 	gpuvm_mutex_destroy(&c);
@@ -282,19 +307,23 @@ DEFINE_CLASS(try_b, 0);
 /* A trylock cannot deadlock, so it teaches no order. */
 static void test_debug_trylock_learns_no_order(void **state)
 {
-	struct gpuvm_mutex a, b;
+	struct gpuvm_mutex a, b, a2, b2;
 	struct pair ba;
 
 	gpuvm_mutex_init(&a, "A", &try_a);
 	gpuvm_mutex_init(&b, "B", &try_b);
+	gpuvm_mutex_init(&a2, "A", &try_a); /* see the ABBA test */
+	gpuvm_mutex_init(&b2, "B", &try_b);
 	gpuvm_mutex_lock(&a);
 	assert_true(gpuvm_mutex_trylock(&b));
 	gpuvm_mutex_unlock(&b);
 	gpuvm_mutex_unlock(&a);
-	ba = (struct pair){ &b, &a };
+	ba = (struct pair){ &b2, &a2 };
 	lock_pair(&ba);
 	gpuvm_mutex_destroy(&a);
 	gpuvm_mutex_destroy(&b);
+	gpuvm_mutex_destroy(&a2);
+	gpuvm_mutex_destroy(&b2);
 	assert_int_equal(harness_warnings(NULL), 0);
 }
 
@@ -441,6 +470,67 @@ static void test_debug_lock_waited_under_then_signalling_warns(void **state)
 	gpuvm_mutex_destroy(&m);
 }
 
+DEFINE_CLASS(alloc_safe_class, 0);
+DEFINE_CLASS(alloc_plain_class, 0);
+
+/*
+ * A blocking allocation counts as a fence wait for the signalling rules
+ * (reclaim may wait on fences): allocating under a lock that is also
+ * taken inside signalling sections is reported, in both orders. Under a
+ * lock that never is (the gpuva mutex of a driver that does not take it
+ * in its signalling path, as gpuvm_bo_unmap_ops_create() may), nothing.
+ */
+static void test_debug_alloc_under_signalling_safe_lock_warns(void **state)
+{
+	struct gpuvm_mutex safe, plain;
+	bool cookie;
+	void *p;
+
+	gpuvm_mutex_init(&safe, "job-lock", &alloc_safe_class);
+	gpuvm_mutex_init(&plain, "plain", &alloc_plain_class);
+
+	gpuvm_mutex_lock(&plain);
+	p = gpuvm_kmalloc(16, GPUVM_GFP_KERNEL);
+	gpuvm_kfree(p);
+	gpuvm_mutex_unlock(&plain);
+	assert_int_equal(harness_warnings(NULL), 0);
+
+	cookie = gpuvm_dma_fence_begin_signalling();
+	gpuvm_mutex_lock(&safe);
+	gpuvm_mutex_unlock(&safe);
+	gpuvm_dma_fence_end_signalling(cookie);
+	assert_int_equal(harness_warnings(NULL), 0);
+
+	/* A non-blocking allocation is fine, a blocking one is not. */
+	gpuvm_mutex_lock(&safe);
+	p = gpuvm_kmalloc(16, GPUVM_GFP_NOWAIT);
+	gpuvm_kfree(p);
+	assert_int_equal(harness_warnings(NULL), 0);
+	p = gpuvm_kmalloc(16, GPUVM_GFP_KERNEL);
+	gpuvm_kfree(p);
+	gpuvm_mutex_unlock(&safe);
+	assert_message_has(GPUVM_RULE_SIGNALLING_LOCK_ALLOC, "job-lock");
+	assert_int_equal(
+		harness_take_warnings(GPUVM_RULE_SIGNALLING_LOCK_ALLOC), 1);
+
+	/* The other order: allocated under first, then in a section. */
+	gpuvm_lockdep_reset();
+	gpuvm_mutex_lock(&plain);
+	p = gpuvm_kmalloc(16, GPUVM_GFP_KERNEL);
+	gpuvm_kfree(p);
+	gpuvm_mutex_unlock(&plain);
+	cookie = gpuvm_dma_fence_begin_signalling();
+	gpuvm_mutex_lock(&plain);
+	gpuvm_mutex_unlock(&plain);
+	gpuvm_dma_fence_end_signalling(cookie);
+	assert_message_has(GPUVM_RULE_SIGNALLING_LOCK_ALLOC, "plain");
+	assert_int_equal(
+		harness_take_warnings(GPUVM_RULE_SIGNALLING_LOCK_ALLOC), 1);
+
+	gpuvm_mutex_destroy(&safe);
+	gpuvm_mutex_destroy(&plain);
+}
+
 /* ---- switch and self-containment --------------------------------------- */
 
 DEFINE_CLASS(off_a, 0);
@@ -448,14 +538,16 @@ DEFINE_CLASS(off_b, 0);
 
 static void test_debug_disabled_is_silent(void **state)
 {
-	struct gpuvm_mutex a, b;
+	struct gpuvm_mutex a, b, a2, b2;
 	struct pair ab, ba;
 	bool cookie;
 
 	gpuvm_mutex_init(&a, "A", &off_a);
 	gpuvm_mutex_init(&b, "B", &off_b);
+	gpuvm_mutex_init(&a2, "A", &off_a); /* see the ABBA test */
+	gpuvm_mutex_init(&b2, "B", &off_b);
 	ab = (struct pair){ &a, &b };
-	ba = (struct pair){ &b, &a };
+	ba = (struct pair){ &b2, &a2 };
 
 	gpuvm_debug_enable(false);
 	assert_false(gpuvm_debug_enabled());
@@ -472,6 +564,8 @@ static void test_debug_disabled_is_silent(void **state)
 	assert_int_equal(harness_warnings(NULL), 0);
 	gpuvm_mutex_destroy(&a);
 	gpuvm_mutex_destroy(&b);
+	gpuvm_mutex_destroy(&a2);
+	gpuvm_mutex_destroy(&b2);
 }
 
 DEFINE_CLASS(deep_class, 0);
@@ -518,6 +612,7 @@ int main(int argc, char **argv)
 		harness_test(test_debug_signalling_nesting),
 		harness_test(test_debug_signalling_unbalanced_end_warns),
 		harness_test(test_debug_signalling_alloc_warns),
+		harness_test(test_debug_alloc_under_signalling_safe_lock_warns),
 		harness_test(test_debug_signalling_resv_lock_warns),
 		harness_test(test_debug_signalling_plain_lock_silent),
 		harness_test(test_debug_signalling_fence_wait_warns),
