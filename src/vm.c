@@ -72,7 +72,7 @@ void gpuvm_init(struct gpuvm *gpuvm, const char *name, enum gpuvm_flags flags,
 			gpuvm_list_add(&node->rb.entry, &gpuvm->rb.list);
 		} else {
 			/* Only -ENOMEM is possible in an empty index. */
-			gpuvm_warn(GPUVM_RULE_VM_BAD_RANGE,
+			gpuvm_warn(GPUVM_RULE_VM_INIT_NOMEM,
 				   "gpuvm_init: VM '%s': no memory to index "
 				   "the reserved region",
 				   gpuvm->name);

@@ -55,6 +55,10 @@ struct gpuva_op;
 #define GPUVM_RULE_VM_NOT_EMPTY "vm-not-empty"
 #define GPUVM_RULE_VM_NO_FREE "vm-free-missing"
 #define GPUVM_RULE_VM_BAD_RANGE "vm-range-overflow"
+/* gpuvm_init() found no memory to index the reserved region (only under
+ * an injected allocation failure in practice): the VM works, the region
+ * is still refused by the range checks but is not in the VA space. */
+#define GPUVM_RULE_VM_INIT_NOMEM "vm-init-no-memory"
 #define GPUVM_RULE_MODE "gpuvm-mode"
 #define GPUVM_RULE_KERNEL_NODE "gpuvm-kernel-node"
 #define GPUVM_RULE_LINK_OBJ "gpuva-link-obj"

@@ -791,7 +791,7 @@ static void fault_sweep(const char *trace)
 		/* Indexing the reserved region can only warn: gpuvm_init()
 		 * returns nothing. The tool then fails the vm command. */
 		if (!strncmp(b.start[k], "> vm ", 5))
-			harness_take_warnings(GPUVM_RULE_VM_BAD_RANGE);
+			harness_take_warnings(GPUVM_RULE_VM_INIT_NOMEM);
 		assert_int_equal(harness_warnings(NULL), 0);
 
 		skip = comment_out_line(trace, r.st.fault_line);

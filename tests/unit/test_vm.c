@@ -277,7 +277,7 @@ static void test_init_kernel_node_enomem(void **state)
 		if (fired) {
 			failures++;
 			assert_int_equal(
-				harness_take_warnings(GPUVM_RULE_VM_BAD_RANGE),
+				harness_take_warnings(GPUVM_RULE_VM_INIT_NOMEM),
 				1);
 			assert_true(gpuvm_list_empty(&t->base.rb.list));
 			assert_false(gpuvm_range_valid(&t->base, 950, 1));
