@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gpuvm/alloc.h>
+
 #include "internal.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 /* Under AddressSanitizer freed memory is checked better than by poison. */
 #if defined(__SANITIZE_ADDRESS__)

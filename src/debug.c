@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gpuvm/debug.h>
+
 #include "internal.h"
 
 #define MAX_CLASSES 1024

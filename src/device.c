@@ -20,10 +20,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <gpuvm/device.h>
+
 #include "device_hooks.h"
 #include "internal.h"
 #include "kref.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 enum device_state {
 	DEV_UNBOUND,

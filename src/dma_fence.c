@@ -20,7 +20,7 @@
 #include "internal.h"
 #include "kref.h"
 #include "parker.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 #define NSEC_PER_SEC 1000000000LL
 

@@ -16,7 +16,7 @@
 #include "dma_fence_array.h"
 #include "dma_resv_internal.h"
 #include "internal.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 GPUVM_EXPORT struct gpuvm_ww_class gpuvm_reservation_ww_class =
 	GPUVM_WW_CLASS_INIT("reservation_ww_class", true,

@@ -9,7 +9,12 @@
 
 #include <stdatomic.h>
 
-#include <gpuvm/gpuvm.h>
+#include <gpuvm/alloc.h>
+#include <gpuvm/common.h>
+#include <gpuvm/debug.h>
+#include <gpuvm/err.h>
+#include <gpuvm/list.h>
+#include <gpuvm/mutex.h>
 
 #define likely(x) gpuvm_likely(x)
 #define unlikely(x) gpuvm_unlikely(x)

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* A pthread mutex that reports to the debug checker. */
+#include <gpuvm/mutex.h>
+
 #include "internal.h"
 
 GPUVM_EXPORT void gpuvm_mutex_init(struct gpuvm_mutex *m, const char *name,

@@ -6,7 +6,9 @@
 #include <pthread.h>
 #include <urcu/urcu-memb.h>
 
-#include "rcu.h"
+#include <gpuvm/rcu.h>
+
+#include "rcu_internal.h"
 
 /* Sync points for the annotations: "a reader left", "a callback ran". */
 static char readers_left, callbacks_ran;

@@ -14,9 +14,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <gpuvm/shmem.h>
+
 #include "device_hooks.h"
 #include "internal.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 static struct gpuvm_lock_class sgt_lock_class =
 	GPUVM_LOCK_CLASS_INIT("gpuvm_shmem_sgt_lock", 0);

@@ -6,6 +6,8 @@
  * the VM's address-ordered list (O(1) neighbours, and iteration that
  * survives removal of the current VA, as the kernel's rb.list).
  */
+#include <gpuvm/va.h>
+
 #include "kref.h"
 #include "vm_internal.h"
 
@@ -97,49 +99,6 @@ struct gpuva *gpuvm_va_first__(struct gpuvm *gpuvm)
 int gpuvm_va_reserve(struct gpuvm *gpuvm, unsigned int n)
 {
 	return gpuvm_va_index_reserve(gpuvm_va_index(gpuvm), n);
-}
-
-void gpuva_init_from_op(struct gpuva *va, const struct gpuva_op_map *op)
-{
-	va->va.addr = op->va.addr;
-	va->va.range = op->va.range;
-	va->gem.obj = op->gem.obj;
-	va->gem.offset = op->gem.offset;
-}
-
-int gpuva_map_checked(struct gpuvm *gpuvm, struct gpuva *va,
-		      const struct gpuva_op_map *op)
-{
-	gpuva_init_from_op(va, op);
-	return gpuva_insert(gpuvm, va);
-}
-
-void gpuva_map(struct gpuvm *gpuvm, struct gpuva *va,
-	       const struct gpuva_op_map *op)
-{
-	/* Kernel parity: the result is dropped. */
-	(void)gpuva_map_checked(gpuvm, va, op);
-}
-
-void gpuva_remap(struct gpuva *prev, struct gpuva *next,
-		 const struct gpuva_op_remap *op)
-{
-	struct gpuva *old = op->unmap->va;
-	struct gpuvm *gpuvm = old->vm;
-
-	/* Keep the VM alive across the remove: the remnants re-reference it. */
-	gpuvm_get(gpuvm);
-	gpuva_remove(old);
-	if (op->prev)
-		gpuva_map(gpuvm, prev, op->prev);
-	if (op->next)
-		gpuva_map(gpuvm, next, op->next);
-	gpuvm_put(gpuvm);
-}
-
-void gpuva_unmap(const struct gpuva_op_unmap *op)
-{
-	gpuva_remove(op->va);
 }
 
 void gpuva_link(struct gpuva *va, struct gpuvm_bo *vm_bo)

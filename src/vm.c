@@ -2,6 +2,8 @@
 /* The VM: initialisation, reference counting, teardown, range checks. */
 #include <string.h>
 
+#include <gpuvm/vm.h>
+
 #include "kref.h"
 #include "vm_internal.h"
 

@@ -28,6 +28,8 @@
 #include <errno.h>
 #include <limits.h>
 
+#include <gpuvm/ww_mutex.h>
+
 #include "parker.h"
 #include "ww_mutex_internal.h"
 

@@ -6,6 +6,8 @@
 #ifndef GPUVM_WW_MUTEX_INTERNAL_H
 #define GPUVM_WW_MUTEX_INTERNAL_H
 
+#include <gpuvm/ww_mutex.h>
+
 #include "internal.h"
 
 /* Number of threads queued on @lock (takes the wait lock). */

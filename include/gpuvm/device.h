@@ -53,7 +53,8 @@
  *    revocable while inside a read-side section (gpuvm_device_unbind()
  *    detects the unbind case, warns and refuses with -EDEADLK);
  *  - an application thread that registered itself with urcu-memb must say
- *    so with gpuvm_rcu_external_thread() before its first libgpuvm call,
+ *    so with gpuvm_rcu_external_thread() (rcu.h) before its first libgpuvm
+ *    call,
  *    or it would be registered twice.
  */
 #ifndef GPUVM_DEVICE_H
@@ -323,17 +324,6 @@ GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres);
 GPUVM_EXPORT int
 gpuvm_devm_add_action_or_reset(const struct gpuvm_device_bound *bound,
 			       void (*action)(void *data), void *data);
-
-/* ---- threads and liburcu ------------------------------------------------ */
-
-/**
- * gpuvm_rcu_external_thread() - the calling thread is registered with
- * liburcu's urcu-memb flavour by the application
- *
- * libgpuvm will then neither register nor unregister it. Call before the
- * thread's first libgpuvm call; the application unregisters the thread.
- */
-GPUVM_EXPORT void gpuvm_rcu_external_thread(void);
 
 /* ---- scatter-gather tables and DMA mapping ------------------------------ */
 

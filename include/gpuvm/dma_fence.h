@@ -34,6 +34,7 @@
 #include <gpuvm/debug.h>
 #include <gpuvm/list.h>
 #include <gpuvm/mutex.h>
+#include <gpuvm/rcu.h>
 
 GPUVM_BEGIN_DECLS
 
@@ -46,17 +47,6 @@ GPUVM_BEGIN_DECLS
 
 /* A wait timeout meaning "wait as long as it takes" (nanoseconds). */
 #define GPUVM_MAX_SCHEDULE_TIMEOUT INT64_MAX
-
-/**
- * struct gpuvm_rcu_head - deferred-free hook, freed after a grace period
- *
- * Opaque storage for liburcu's struct rcu_head plus the callback; the
- * library fills it in.
- */
-struct gpuvm_rcu_head {
-	void *urcu_[2];
-	void (*func)(struct gpuvm_rcu_head *head);
-};
 
 /* Bits of struct gpuvm_dma_fence.flags. */
 enum gpuvm_dma_fence_flag_bits {

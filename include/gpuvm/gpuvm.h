@@ -10,6 +10,7 @@
 #include <gpuvm/alloc.h>
 #include <gpuvm/debug.h>
 #include <gpuvm/mutex.h>
+#include <gpuvm/rcu.h>
 #include <gpuvm/ww_mutex.h>
 #include <gpuvm/dma_fence.h>
 #include <gpuvm/dma_resv.h>

@@ -174,6 +174,34 @@ gpuvm_prefetch_ops_create(struct gpuvm *gpuvm, uint64_t addr, uint64_t range);
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_bo_unmap_ops_create(struct gpuvm_bo *vm_bo);
 
+/* ---- applying ops to the VA space ---------------------------------- */
+
+/* Copy the interval, object and offset of @op into @va (nothing else). */
+GPUVM_EXPORT void gpuva_init_from_op(struct gpuva *va,
+				     const struct gpuva_op_map *op);
+
+/**
+ * gpuva_map() - initialise @va from @op and insert it
+ *
+ * Kernel parity: the insert result is not returned; a VA that could not be
+ * inserted is simply not in the VA space. gpuva_map_checked() returns it.
+ */
+GPUVM_EXPORT void gpuva_map(struct gpuvm *gpuvm, struct gpuva *va,
+			    const struct gpuva_op_map *op);
+GPUVM_EXPORT int gpuva_map_checked(struct gpuvm *gpuvm, struct gpuva *va,
+				   const struct gpuva_op_map *op);
+
+/**
+ * gpuva_remap() - apply a REMAP: remove the old VA, insert the remnants
+ * @prev: VA for op->prev (used only when op->prev is set)
+ * @next: VA for op->next (used only when op->next is set)
+ */
+GPUVM_EXPORT void gpuva_remap(struct gpuva *prev, struct gpuva *next,
+			      const struct gpuva_op_remap *op);
+
+/* Apply an UNMAP: remove op->va (does not unlink it). */
+GPUVM_EXPORT void gpuva_unmap(const struct gpuva_op_unmap *op);
+
 /* Free @ops, built for @gpuvm (its op_free is used). */
 GPUVM_EXPORT void gpuva_ops_free(struct gpuvm *gpuvm, struct gpuva_ops *ops);
 

@@ -19,9 +19,6 @@ GPUVM_BEGIN_DECLS
 struct gpuvm;
 struct gpuvm_bo;
 struct gpuvm_gem_object;
-struct gpuva_op_map;
-struct gpuva_op_remap;
-struct gpuva_op_unmap;
 
 enum gpuva_flags {
 	/* The backing object is currently invalid (e.g. evicted). */
@@ -153,32 +150,6 @@ GPUVM_EXPORT void gpuva_unlink(struct gpuva *va);
  * awaiting gpuvm_bo_deferred_cleanup(). Safe in the fence signalling path.
  */
 GPUVM_EXPORT void gpuva_unlink_defer(struct gpuva *va);
-
-/* Copy the interval, object and offset of @op into @va (nothing else). */
-GPUVM_EXPORT void gpuva_init_from_op(struct gpuva *va,
-				     const struct gpuva_op_map *op);
-
-/**
- * gpuva_map() - initialise @va from @op and insert it
- *
- * Kernel parity: the insert result is not returned; a VA that could not be
- * inserted is simply not in the VA space. gpuva_map_checked() returns it.
- */
-GPUVM_EXPORT void gpuva_map(struct gpuvm *gpuvm, struct gpuva *va,
-			    const struct gpuva_op_map *op);
-GPUVM_EXPORT int gpuva_map_checked(struct gpuvm *gpuvm, struct gpuva *va,
-				   const struct gpuva_op_map *op);
-
-/**
- * gpuva_remap() - apply a REMAP: remove the old VA, insert the remnants
- * @prev: VA for op->prev (used only when op->prev is set)
- * @next: VA for op->next (used only when op->next is set)
- */
-GPUVM_EXPORT void gpuva_remap(struct gpuva *prev, struct gpuva *next,
-			      const struct gpuva_op_remap *op);
-
-/* Apply an UNMAP: remove op->va (does not unlink it). */
-GPUVM_EXPORT void gpuva_unmap(const struct gpuva_op_unmap *op);
 
 /* Internal iteration steps used by the macros below. */
 GPUVM_EXPORT struct gpuva *gpuva_next__(struct gpuva *va);

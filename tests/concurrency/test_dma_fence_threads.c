@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "harness.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 #define MS 1000000LL
 

@@ -20,7 +20,7 @@
 
 #include "device_hooks.h"
 #include "harness.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 static long dev_dma_live_at_setup;
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 #define MS 1000000LL
 

@@ -24,7 +24,7 @@
 
 #include "harness.h"
 #include "dma_resv_internal.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 
 #define MS 1000000LL
 

@@ -18,7 +18,7 @@
 
 #include "harness.h"
 #include "parker.h"
-#include "rcu.h"
+#include "rcu_internal.h"
 #include "ww_mutex_internal.h"
 
 #ifdef GPUVM_EXEC_PORTABLE_LOOP

@@ -12,7 +12,7 @@
  *  - a thread must not exit inside a read-side critical section;
  *  - a thread that registered itself with urcu-memb directly (an
  *    application that uses liburcu on its own) must call the public
- *    gpuvm_rcu_external_thread() (device.h) before its first libgpuvm
+ *    gpuvm_rcu_external_thread() (<gpuvm/rcu.h>) before its first libgpuvm
  *    call, or it would be registered twice. The call_rcu worker threads
  *    of liburcu are registered by liburcu and recognised here.
  * Threads created by the library (there are none today) need nothing
@@ -28,10 +28,10 @@
  * that liburcu (not instrumented) creates: every read-side unlock and
  * every call_rcu() happens before the callbacks that run after it.
  */
-#ifndef GPUVM_RCU_H
-#define GPUVM_RCU_H
+#ifndef GPUVM_RCU_INTERNAL_H
+#define GPUVM_RCU_INTERNAL_H
 
-#include <gpuvm/dma_fence.h> /* struct gpuvm_rcu_head */
+#include <gpuvm/rcu.h>
 
 #include "internal.h"
 
@@ -64,4 +64,4 @@ void gpuvm_rcu_barrier(void);
 #define gpuvm_rcu_assign_pointer(p, v) \
 	__atomic_store_n(&(p), (v), __ATOMIC_RELEASE)
 
-#endif /* GPUVM_RCU_H */
+#endif /* GPUVM_RCU_INTERNAL_H */
