@@ -617,11 +617,12 @@ GPUVM_EXPORT void gpuvm_lockdep_reset(void)
 	pthread_mutex_unlock(&graph_lock);
 }
 
-/* ---- test-only knobs ---------------------------------------------------- */
+/* ---- test knobs (internal library only) -------------------------------- */
 
-static unsigned int debug_knobs;
+#ifdef GPUVM_TEST_KNOBS
+unsigned int gpuvm_test_knobs__;
 
-GPUVM_EXPORT void gpuvm_debug_set_knob(enum gpuvm_debug_knob knob, bool on)
+void gpuvm_debug_set_knob(enum gpuvm_debug_knob knob, bool on)
 {
 	unsigned int bit;
 
@@ -629,14 +630,8 @@ GPUVM_EXPORT void gpuvm_debug_set_knob(enum gpuvm_debug_knob knob, bool on)
 		return;
 	bit = 1u << knob;
 	if (on)
-		__atomic_or_fetch(&debug_knobs, bit, __ATOMIC_RELAXED);
+		__atomic_or_fetch(&gpuvm_test_knobs__, bit, __ATOMIC_RELAXED);
 	else
-		__atomic_and_fetch(&debug_knobs, ~bit, __ATOMIC_RELAXED);
+		__atomic_and_fetch(&gpuvm_test_knobs__, ~bit, __ATOMIC_RELAXED);
 }
-
-GPUVM_EXPORT bool gpuvm_debug_knob(enum gpuvm_debug_knob knob)
-{
-	if ((unsigned int)knob >= GPUVM_KNOB_COUNT__)
-		return false;
-	return __atomic_load_n(&debug_knobs, __ATOMIC_RELAXED) & (1u << knob);
-}
+#endif

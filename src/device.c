@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Devices, bound scopes, revocables, device resources and the DMA-mapping
- * registry; plus the private hook points of device_hooks.h.
+ * registry. Its hook points are listed in testing.h.
  *
  * One mutex per device (lock__) protects its state, the devres list, the
  * registry and the counters; it is never held while calling out. unbind
@@ -22,7 +22,7 @@
 
 #include <gpuvm/device.h>
 
-#include "device_hooks.h"
+#include "device_internal.h"
 #include "internal.h"
 #include "kref.h"
 #include "rcu_internal.h"
@@ -143,10 +143,10 @@ static void devres_release_node(struct gpuvm_devres *dr)
 	if (__atomic_exchange_n(&rev->available, 0, __ATOMIC_ACQ_REL)) {
 		if (!dr->action) {
 			/* Readers inside try_access still see the data. */
-			gpuvm_dev_hook(GPUVM_HOOK_DEVRES_REVOKE);
+			gpuvm_hook(GPUVM_HOOK_DEVRES_REVOKE);
 			gpuvm_rcu_synchronize();
 		}
-		gpuvm_dev_hook(GPUVM_HOOK_DEVRES_RELEASE);
+		gpuvm_hook(GPUVM_HOOK_DEVRES_RELEASE);
 		if (rev->release)
 			rev->release(rev->data);
 		revocation_complete(dr);
@@ -157,7 +157,7 @@ static void devres_release_node(struct gpuvm_devres *dr)
 		 * the binding released (in the kernel the drop may still be
 		 * at it). The dropping thread needs nothing from us.
 		 */
-		gpuvm_dev_hook(GPUVM_HOOK_DEVRES_RELEASE_LOST);
+		gpuvm_hook(GPUVM_HOOK_DEVRES_RELEASE_LOST);
 		pthread_mutex_lock(&dr->dev->lock__);
 		while (!dr->revocation_done)
 			pthread_cond_wait(&dr->dev->cond__, &dr->dev->lock__);
@@ -233,7 +233,7 @@ GPUVM_EXPORT int gpuvm_device_unbind(struct gpuvm_device *dev)
 	pthread_mutex_lock(&dev->lock__);
 	if (dev->bound__) {
 		pthread_mutex_unlock(&dev->lock__);
-		gpuvm_dev_hook(GPUVM_HOOK_UNBIND_WAIT);
+		gpuvm_hook(GPUVM_HOOK_UNBIND_WAIT);
 		pthread_mutex_lock(&dev->lock__);
 	}
 	while (dev->bound__)
@@ -493,7 +493,7 @@ static void devres_wait_revocation(struct gpuvm_devres *dr)
 	pthread_mutex_lock(&dev->lock__);
 	if (!dr->revocation_done) {
 		pthread_mutex_unlock(&dev->lock__);
-		gpuvm_dev_hook(GPUVM_HOOK_DEVRES_DROP_WAIT);
+		gpuvm_hook(GPUVM_HOOK_DEVRES_DROP_WAIT);
 		pthread_mutex_lock(&dev->lock__);
 		/* Waiting for the unbind is taking the device's write side:
 		 * the checker learns what we hold against it. */
@@ -519,7 +519,7 @@ GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres)
 		/* Released here. Unless unbind already took the node off the
 		 * list (its revoke then fails), the node's reference is ours
 		 * to drop. */
-		gpuvm_dev_hook(GPUVM_HOOK_DEVRES_DROP_WON);
+		gpuvm_hook(GPUVM_HOOK_DEVRES_DROP_WON);
 		pthread_mutex_lock(&dev->lock__);
 		/* Taken off with list_del_init: an empty node is off. */
 		if (!gpuvm_list_empty(&devres->node)) {
@@ -533,7 +533,7 @@ GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres)
 		pthread_mutex_unlock(&dev->lock__);
 		if (removed)
 			devres_put(devres);
-	} else if (!devres->old_semantics) {
+	} else if (!(gpuvm_knobs_built() && devres->old_semantics)) {
 		if (gpuvm_rcu_read_ongoing())
 			gpuvm_warn(GPUVM_RULE_DEVICE_RCU,
 				   "gpuvm_devres_drop: waiting for an unbind "
@@ -544,12 +544,14 @@ GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres)
 	devres_put(devres);
 }
 
-void gpuvm_devres_set_old_semantics__(struct gpuvm_devres *devres, bool old)
+#ifdef GPUVM_TEST_KNOBS
+void gpuvm_devres_set_old_semantics(struct gpuvm_devres *devres, bool old)
 {
 	devres->old_semantics = old;
 }
+#endif
 
-uint64_t gpuvm_devres_generation__(const struct gpuvm_devres *devres)
+uint64_t gpuvm_devres_generation(const struct gpuvm_devres *devres)
 {
 	return devres->generation;
 }
@@ -720,130 +722,4 @@ gpuvm_device_dma_unmap_calls(struct gpuvm_device *dev)
 GPUVM_EXPORT long gpuvm_dma_mappings_live(void)
 {
 	return __atomic_load_n(&dma_live_total, __ATOMIC_RELAXED);
-}
-
-/* ---- hook points (device_hooks.h) --------------------------------------- */
-
-#define MAX_HOOKS 8
-
-struct hook_point {
-	const char *name; /* NULL: free slot */
-	bool park;
-	unsigned int arrivals;
-	unsigned int epoch; /* bumped when the slot is re-armed or reset */
-};
-
-static pthread_mutex_t hook_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t hook_cond = PTHREAD_COND_INITIALIZER;
-static struct hook_point hooks[MAX_HOOKS];
-static int hooks_armed; /* atomic; the fast path */
-
-static struct hook_point *hook_find(const char *point)
-{
-	unsigned int i;
-
-	for (i = 0; i < MAX_HOOKS; i++)
-		if (hooks[i].name && !strcmp(hooks[i].name, point))
-			return &hooks[i];
-	return NULL;
-}
-
-void gpuvm_dev_hook(const char *point)
-{
-	struct hook_point *h;
-
-	if (likely(!__atomic_load_n(&hooks_armed, __ATOMIC_RELAXED)))
-		return;
-	pthread_mutex_lock(&hook_lock);
-	h = hook_find(point);
-	if (h) {
-		unsigned int epoch = h->epoch;
-
-		h->arrivals++;
-		pthread_cond_broadcast(&hook_cond);
-		/* A reset or re-arm of the slot lets us go too. */
-		while (h->epoch == epoch && h->park)
-			pthread_cond_wait(&hook_cond, &hook_lock);
-	}
-	pthread_mutex_unlock(&hook_lock);
-}
-
-void gpuvm_dev_hook_arm(const char *point, bool park)
-{
-	struct hook_point *h;
-	unsigned int i;
-
-	pthread_mutex_lock(&hook_lock);
-	h = hook_find(point);
-	for (i = 0; !h && i < MAX_HOOKS; i++)
-		if (!hooks[i].name)
-			h = &hooks[i];
-	if (h) {
-		if (!h->name)
-			__atomic_add_fetch(&hooks_armed, 1, __ATOMIC_RELAXED);
-		h->name = point;
-		h->park = park;
-		h->arrivals = 0;
-		h->epoch++;
-	}
-	pthread_cond_broadcast(&hook_cond);
-	pthread_mutex_unlock(&hook_lock);
-}
-
-bool gpuvm_dev_hook_wait(const char *point, unsigned int n)
-{
-	struct hook_point *h;
-	struct timespec deadline;
-	bool reached;
-
-	/* A guard against hanging a broken test, not a timing device. */
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 30;
-	pthread_mutex_lock(&hook_lock);
-	while ((h = hook_find(point)) && h->arrivals < n)
-		if (pthread_cond_timedwait(&hook_cond, &hook_lock, &deadline))
-			break;
-	reached = h && h->arrivals >= n;
-	pthread_mutex_unlock(&hook_lock);
-	return reached;
-}
-
-unsigned int gpuvm_dev_hook_arrivals(const char *point)
-{
-	struct hook_point *h;
-	unsigned int n;
-
-	pthread_mutex_lock(&hook_lock);
-	h = hook_find(point);
-	n = h ? h->arrivals : 0;
-	pthread_mutex_unlock(&hook_lock);
-	return n;
-}
-
-void gpuvm_dev_hook_release(const char *point)
-{
-	struct hook_point *h;
-
-	pthread_mutex_lock(&hook_lock);
-	h = hook_find(point);
-	if (h)
-		h->park = false;
-	pthread_cond_broadcast(&hook_cond);
-	pthread_mutex_unlock(&hook_lock);
-}
-
-void gpuvm_dev_hook_reset(void)
-{
-	unsigned int i;
-
-	pthread_mutex_lock(&hook_lock);
-	for (i = 0; i < MAX_HOOKS; i++) {
-		hooks[i].name = NULL;
-		hooks[i].park = false;
-		hooks[i].arrivals = 0;
-		hooks[i].epoch++;
-	}
-	__atomic_store_n(&hooks_armed, 0, __ATOMIC_RELAXED);
-	pthread_cond_broadcast(&hook_cond);
-	pthread_mutex_unlock(&hook_lock);
 }

@@ -10,10 +10,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <gpuvm/testing.h>
+
 #include "internal.h"
 
 #define MAX_HOOKS 32
-#define WAIT_LIMIT_S 10
+/* A guard against hanging a broken test (slow under valgrind), not a
+ * timing device. */
+#define WAIT_LIMIT_S 30
 
 struct hook {
 	const char *name; /* NULL: free slot */
@@ -71,10 +75,12 @@ void gpuvm_hook_hit__(const char *name)
 		return;
 	}
 	h->hits++;
+	pthread_cond_broadcast(&hooks_cond); /* for gpuvm_hook_wait_hits() */
 	fn = h->fn;
 	arg = h->arg;
 	if (h->park_left) {
-		h->park_left--;
+		if (h->park_left != GPUVM_HOOK_PARK_ALL)
+			h->park_left--;
 		h->parked++;
 		generation = h->generation;
 		pthread_cond_broadcast(&hooks_cond);
@@ -86,18 +92,46 @@ void gpuvm_hook_hit__(const char *name)
 		fn(name, arg);
 }
 
+/* hooks_lock held. Arming a point again while nobody is parked there or
+ * about to be starts its count anew. */
+static struct hook *arm(const char *name)
+{
+	struct hook *h = find(name, true);
+
+	if (h && !h->park_left && !h->parked)
+		h->hits = 0;
+	return h;
+}
+
 void gpuvm_hook_park(const char *name, unsigned int count)
 {
 	struct hook *h;
 
 	pthread_mutex_lock(&hooks_lock);
-	h = find(name, true);
+	h = arm(name);
 	if (h)
-		h->park_left += count;
+		h->park_left =
+			count == GPUVM_HOOK_PARK_ALL ||
+					h->park_left == GPUVM_HOOK_PARK_ALL ?
+				GPUVM_HOOK_PARK_ALL :
+				h->park_left + count;
 	pthread_mutex_unlock(&hooks_lock);
 	if (!h)
 		gpuvm_warn(GPUVM_RULE_CHECKER,
 			   "gpuvm_hook_park: more than %d hook points armed",
+			   MAX_HOOKS);
+}
+
+void gpuvm_hook_count(const char *name)
+{
+	struct hook *h;
+
+	pthread_mutex_lock(&hooks_lock);
+	h = arm(name);
+	pthread_mutex_unlock(&hooks_lock);
+	if (!h)
+		gpuvm_warn(GPUVM_RULE_CHECKER,
+			   "gpuvm_hook_count: more than %d hook points armed",
 			   MAX_HOOKS);
 }
 
@@ -143,6 +177,46 @@ bool gpuvm_hook_wait_parked(const char *name, unsigned int n)
 			   "reached '%s' within %d s",
 			   n, name, WAIT_LIMIT_S);
 	return ok;
+}
+
+bool gpuvm_hook_wait_hits(const char *name, unsigned int n)
+{
+	struct timespec deadline;
+	struct hook *h;
+	bool ok = true;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += WAIT_LIMIT_S;
+	pthread_mutex_lock(&hooks_lock);
+	while (!(h = find(name, false)) || h->hits < n) {
+		if (pthread_cond_timedwait(&hooks_cond, &hooks_lock,
+					   &deadline)) {
+			ok = false;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&hooks_lock);
+	if (!ok)
+		gpuvm_warn(GPUVM_RULE_CHECKER,
+			   "gpuvm_hook_wait_hits: '%s' reached fewer than %u "
+			   "times within %d s",
+			   name, n, WAIT_LIMIT_S);
+	return ok;
+}
+
+void gpuvm_hook_unpark(const char *name)
+{
+	struct hook *h;
+
+	pthread_mutex_lock(&hooks_lock);
+	h = find(name, false);
+	if (h) {
+		h->park_left = 0;
+		h->parked = 0;
+		h->generation++;
+		pthread_cond_broadcast(&hooks_cond);
+	}
+	pthread_mutex_unlock(&hooks_lock);
 }
 
 /* hooks_lock held. */

@@ -15,6 +15,7 @@
 #include <gpuvm/err.h>
 #include <gpuvm/list.h>
 #include <gpuvm/mutex.h>
+#include <gpuvm/testing.h>
 
 #define likely(x) gpuvm_likely(x)
 #define unlikely(x) gpuvm_unlikely(x)
@@ -51,6 +52,37 @@ void __tsan_release(void *addr);
 #define tsan_acquire(addr) ((void)(addr))
 #define tsan_release(addr) ((void)(addr))
 #endif
+
+/*
+ * Test knobs (testing.h). Only the internal static library the project's
+ * tests link is built with GPUVM_TEST_KNOBS; in the installed library the
+ * query is a constant false and the broken variants compile away.
+ */
+#ifdef GPUVM_TEST_KNOBS
+extern unsigned int gpuvm_test_knobs__;
+
+static inline bool gpuvm_knob(enum gpuvm_debug_knob knob)
+{
+	return __atomic_load_n(&gpuvm_test_knobs__, __ATOMIC_RELAXED) &
+	       (1u << knob);
+}
+#else
+static inline bool gpuvm_knob(enum gpuvm_debug_knob knob)
+{
+	(void)knob;
+	return false;
+}
+#endif
+
+/* Whether the knobs exist in this build (a constant). */
+static inline bool gpuvm_knobs_built(void)
+{
+#ifdef GPUVM_TEST_KNOBS
+	return true;
+#else
+	return false;
+#endif
+}
 
 /* (Re)read GPUVM_DEBUG and GPUVM_WARN; run at load, and by tests. */
 void gpuvm_debug_read_environment__(void);

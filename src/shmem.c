@@ -16,19 +16,19 @@
 
 #include <gpuvm/shmem.h>
 
-#include "device_hooks.h"
+#include "device_internal.h"
 #include "internal.h"
 #include "rcu_internal.h"
 
 static struct gpuvm_lock_class sgt_lock_class =
 	GPUVM_LOCK_CLASS_INIT("gpuvm_shmem_sgt_lock", 0);
 
-static bool release_first; /* test knob, see device_hooks.h */
-
-void gpuvm_gem_shmem_set_release_first__(bool first)
+#ifdef GPUVM_TEST_KNOBS
+void gpuvm_gem_shmem_set_release_first(bool release_first)
 {
-	__atomic_store_n(&release_first, first, __ATOMIC_RELAXED);
+	gpuvm_debug_set_knob(GPUVM_KNOB_SHMEM_RELEASE_FIRST, release_first);
 }
+#endif
 
 static size_t shmem_npages(const struct gpuvm_gem_shmem_object *shmem)
 {
@@ -146,7 +146,7 @@ static void drop_sgt_res(struct gpuvm_gem_shmem_object *shmem)
 
 	gpuvm_rcu_assign_pointer(shmem->sgt_res__, NULL);
 	gpuvm_devres_drop(dr);
-	gpuvm_dev_hook(GPUVM_HOOK_SHMEM_FREE);
+	gpuvm_hook(GPUVM_HOOK_SHMEM_FREE);
 }
 
 /* The C helper's part of the release: table, pages, checks. */
@@ -187,7 +187,7 @@ GPUVM_EXPORT void gpuvm_gem_shmem_release(struct gpuvm_gem_shmem_object *shmem)
 	 * The resource must go first: its release frees the table too,
 	 * and after the table was freed here it would free it again.
 	 */
-	bool wrong_order = __atomic_load_n(&release_first, __ATOMIC_RELAXED);
+	bool wrong_order = gpuvm_knob(GPUVM_KNOB_SHMEM_RELEASE_FIRST);
 
 	if (!wrong_order)
 		drop_sgt_res(shmem);
@@ -450,7 +450,7 @@ static void sgt_map_release(void *data)
 	struct gpuvm_dma_resv_guard guard =
 		gpuvm_dma_resv_guard_lock(shmem->base.resv);
 
-	gpuvm_dev_hook(GPUVM_HOOK_SGT_MAP_DROP);
+	gpuvm_hook(GPUVM_HOOK_SGT_MAP_DROP);
 	gpuvm_gem_shmem_free_sgt_locked(shmem);
 	gpuvm_dma_resv_guard_unlock(&guard);
 }
@@ -464,10 +464,10 @@ sg_table_populate(struct gpuvm_gem_shmem_object *shmem,
 	struct gpuvm_sg_table *sgt;
 
 	gpuvm_mutex_lock(&shmem->sgt_lock);
-	gpuvm_dev_hook(GPUVM_HOOK_SG_TABLE_SLOW);
+	gpuvm_hook(GPUVM_HOOK_SG_TABLE_SLOW);
 
 	old = shmem->sgt_res__;
-	if (old && gpuvm_devres_generation__(old) == bound->generation) {
+	if (old && gpuvm_devres_generation(old) == bound->generation) {
 		ret = shmem->sgt; /* another thread was first */
 		goto out;
 	}
@@ -522,7 +522,7 @@ gpuvm_gem_shmem_sg_table(struct gpuvm_gem_shmem_object *shmem,
 	 * one of an earlier binding may be replaced (and freed) under us. */
 	gpuvm_rcu_read_lock();
 	dr = gpuvm_rcu_dereference(shmem->sgt_res__);
-	if (likely(dr) && gpuvm_devres_generation__(dr) == bound->generation)
+	if (likely(dr) && gpuvm_devres_generation(dr) == bound->generation)
 		sgt = shmem->sgt;
 	gpuvm_rcu_read_unlock();
 	if (likely(sgt))

@@ -321,7 +321,7 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 
 	gpuvm_gem_gpuva_lock(obj);
 	vm_bo = gpuvm_bo_find(gpuvm, obj);
-	if (vm_bo && gpuvm_debug_knob(GPUVM_KNOB_OBTAIN_FREE_LOCKED)) {
+	if (vm_bo && gpuvm_knob(GPUVM_KNOB_OBTAIN_FREE_LOCKED)) {
 		/* Test-only: the pre-fix order, the free under the mutex. */
 		if (gpuvm_kref_put(&prealloc->kref, "gpuvm_bo_obtain_prealloc"))
 			vm_bo_free(prealloc);
@@ -472,7 +472,7 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 
 	gpuvm_gem_gpuva_lock(obj);
 	zombie = gpuvm_bo_put_zombify_locked(vm_bo, "gpuvm_bo_put_deferred");
-	if (zombie && gpuvm_debug_knob(GPUVM_KNOB_DEFER_PUBLISH_LOCKED)) {
+	if (zombie && gpuvm_knob(GPUVM_KNOB_DEFER_PUBLISH_LOCKED)) {
 		/* Test-only: the broken order, visible before the unlock. */
 		gpuvm_bo_defer_push(vm_bo);
 		gpuvm_hook("put_deferred:after_publish_locked");

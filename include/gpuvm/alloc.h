@@ -58,9 +58,6 @@ static inline void *gpuvm_kcalloc(size_t n, size_t size, gpuvm_gfp_t gfp)
 	return gpuvm_kmalloc_array(n, size, gfp | GPUVM_GFP_ZERO);
 }
 
-/* Number of allocations made and not yet freed, process wide. */
-GPUVM_EXPORT long gpuvm_alloc_live(void);
-
 /*
  * Poisoning. With the debug checker on (and not under AddressSanitizer,
  * which does the same job better), gpuvm_kfree() fills the block with
@@ -81,50 +78,6 @@ GPUVM_EXPORT long gpuvm_alloc_live(void);
 
 /* Whether gpuvm_kfree() currently poisons and quarantines. */
 GPUVM_EXPORT bool gpuvm_alloc_poisoning(void);
-
-/* Really free every quarantined block (tests, teardown). Any thread. */
-GPUVM_EXPORT void gpuvm_alloc_quarantine_flush(void);
-
-/**
- * gpuvm_alloc_drain() - wait until every deferred free has happened
- *
- * Some memory (fence lists, fences) is freed after an RCU grace period,
- * on another thread. Call this before comparing gpuvm_alloc_live() with
- * an earlier value. Context: may block; not inside an RCU read section.
- */
-GPUVM_EXPORT void gpuvm_alloc_drain(void);
-
-/**
- * gpuvm_alloc_fail_nth() - make the @n-th next allocation fail
- * @n: 1 fails the very next allocation; 0 disarms
- *
- * Exactly one allocation fails; the ones after it succeed again. The count
- * is process wide: allocations from every thread count.
- */
-GPUVM_EXPORT void gpuvm_alloc_fail_nth(unsigned long n);
-
-/* True once the armed fault has fired (reset by gpuvm_alloc_fail_nth()). */
-GPUVM_EXPORT bool gpuvm_alloc_fault_fired(void);
-
-/**
- * gpuvm_alloc_fault_sweep() - run @op with each of its allocations failing
- * @op: the operation; returns 0 or a negative errno
- * @check: called after each run in which the injected fault fired, with
- *         the fault index n (1-based) and what @op returned; it restores or
- *         checks state so that @op can run again. May be NULL.
- * @arg: passed to both
- * @max_n: give up after this many failing runs (0: no limit)
- *
- * Runs @op with gpuvm_alloc_fail_nth(1), (2), ... until a run completes
- * without reaching the armed allocation; that last run's result is final.
- * Return: the number of allocation points exercised (>= 0) when the final
- * run succeeded, its negative errno otherwise, or -E2BIG when @max_n runs
- * all hit a fault.
- */
-GPUVM_EXPORT int
-gpuvm_alloc_fault_sweep(int (*op)(void *arg),
-			void (*check)(void *arg, unsigned long n, int ret),
-			void *arg, unsigned long max_n);
 
 GPUVM_END_DECLS
 

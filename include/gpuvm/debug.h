@@ -149,28 +149,6 @@ gpuvm_lock_assert_not_held(const struct gpuvm_lockdep_map *map,
 /* Number of lock instances the calling thread holds (0 when off). */
 GPUVM_EXPORT unsigned int gpuvm_lock_held_count(void);
 
-/**
- * gpuvm_lockdep_order_known() - whether the checker learned @held -> @taken
- *
- * True when some thread once took a lock of class @taken while holding one
- * of class @held (a direct edge of the order graph; classes never used
- * count as unknown). For tests that assert an order was never created.
- */
-GPUVM_EXPORT bool
-gpuvm_lockdep_order_known(const struct gpuvm_lock_class *held,
-			  const struct gpuvm_lock_class *taken);
-
-/**
- * gpuvm_lockdep_reset() - forget every learned lock order and class state
- *
- * Test-only: a test that creates a bad order on purpose calls it first and
- * afterwards, so that its edges do not turn correct code of later tests
- * into reported cycles. Clears the order graph and what classes learned in
- * signalling sections; lock classes, held locks and the warning counter
- * stay. Call it while no other thread takes or releases checked locks.
- */
-GPUVM_EXPORT void gpuvm_lockdep_reset(void);
-
 /* ---- fence signalling critical sections -------------------------------- */
 
 /**
@@ -210,95 +188,6 @@ GPUVM_EXPORT void gpuvm_might_alloc(const char *func);
  * waits.
  */
 GPUVM_EXPORT void gpuvm_might_wait_fence(const char *func);
-
-/* ---- hook points: reproducible interleavings without sleeps ------------ */
-
-/*
- * Library functions contain named hook points (e.g. "obtain:after_list_add",
- * "cleanup:before_destroy"; each header lists its own). A test arms a point
- * to park threads there, waits until they arrived, does what the
- * interleaving needs, then releases them. An unarmed point costs one
- * branch. Drivers may place their own points with gpuvm_hook().
- */
-GPUVM_EXPORT extern int gpuvm_hooks_armed__;
-GPUVM_EXPORT void gpuvm_hook_hit__(const char *name);
-
-#define gpuvm_hook(name)                                                 \
-	do {                                                             \
-		if (gpuvm_unlikely(__atomic_load_n(&gpuvm_hooks_armed__, \
-						   __ATOMIC_RELAXED)))   \
-			gpuvm_hook_hit__(name);                          \
-	} while (0)
-
-/* Park the next @count threads that reach @name until it is released. */
-GPUVM_EXPORT void gpuvm_hook_park(const char *name, unsigned int count);
-
-/* Run @fn(@name, @arg) on every thread that reaches @name until
- * gpuvm_hook_release(); it may park, record state or break a rule. */
-GPUVM_EXPORT void
-gpuvm_hook_set_callback(const char *name,
-			void (*fn)(const char *name, void *arg), void *arg);
-
-/* Wait until @n threads are parked at @name. Return: false after 10 s
- * (reported as GPUVM_RULE_CHECKER), so a broken test fails, not hangs. */
-GPUVM_EXPORT bool gpuvm_hook_wait_parked(const char *name, unsigned int n);
-
-/* Release the threads parked at @name and disarm it. */
-GPUVM_EXPORT void gpuvm_hook_release(const char *name);
-
-/* Times @name was reached while armed. */
-GPUVM_EXPORT unsigned long gpuvm_hook_hits(const char *name);
-
-/* Release and disarm every point. */
-GPUVM_EXPORT void gpuvm_hook_reset(void);
-
-/* ---- test-only knobs: deliberately broken library variants ------------- */
-
-/*
- * Test-only. Each knob makes the library behave the way a design the
- * kernel reviewers rejected did, so a test can show that the debug checker
- * reports it (tests/scenario/). Never set one in a program: the broken
- * variants free memory that is still in use. All knobs start off.
- */
-enum gpuvm_debug_knob {
-	/*
-	 * A final gpuvm_bo_put_deferred() publishes the zombie on the VM's
-	 * deferred list before it drops the GEM's gpuva lock (with the hook
-	 * point "put_deferred:after_publish_locked" in between), so a
-	 * concurrent gpuvm_bo_deferred_cleanup() may free the GEM, and its
-	 * mutex, while the lock is still held.
-	 */
-	GPUVM_KNOB_DEFER_PUBLISH_LOCKED,
-	/*
-	 * gpuvm_bo_obtain_prealloc() destroys a duplicate prealloc while it
-	 * still holds the GEM's gpuva lock, so the driver's vm_bo_free runs
-	 * under that lock (the behaviour before the kernel fixed it).
-	 */
-	GPUVM_KNOB_OBTAIN_FREE_LOCKED,
-	GPUVM_KNOB_COUNT__
-};
-
-/* Turn @knob on or off (process wide). */
-GPUVM_EXPORT void gpuvm_debug_set_knob(enum gpuvm_debug_knob knob, bool on);
-
-/* Whether @knob is on. */
-GPUVM_EXPORT bool gpuvm_debug_knob(enum gpuvm_debug_knob knob);
-
-/* ---- interrupting waits (the userspace stand-in for a signal) ----------- */
-
-/**
- * gpuvm_interrupt_thread() - interrupt @thread's interruptible wait
- *
- * The current interruptible wait of @thread (a *_interruptible ww_mutex
- * lock, an interruptible fence wait, an exec loop with
- * GPUVM_EXEC_INTERRUPTIBLE_WAIT) returns -EINTR; if @thread is not waiting,
- * its next interruptible wait does. Uninterruptible waits ignore it and
- * leave it pending. @thread must be alive.
- */
-GPUVM_EXPORT void gpuvm_interrupt_thread(pthread_t thread);
-
-/* Drop a pending interrupt of the calling thread, if any. */
-GPUVM_EXPORT void gpuvm_interrupt_clear(void);
 
 GPUVM_END_DECLS
 

@@ -21,5 +21,6 @@
 #include <gpuvm/ops.h>
 #include <gpuvm/device.h>
 #include <gpuvm/shmem.h>
+#include <gpuvm/testing.h>
 
 #endif /* GPUVM_GPUVM_H */

@@ -245,22 +245,6 @@ GPUVM_EXPORT bool gpuvm_ww_mutex_is_locked(struct gpuvm_ww_mutex *lock);
 GPUVM_EXPORT void gpuvm_ww_mutex_assert_held(struct gpuvm_ww_mutex *lock,
 					     const char *func);
 
-/**
- * gpuvm_ww_mutex_inject_deadlock() - make @ctx back off artificially
- * @interval: 0 turns injection off
- *
- * The userspace form of the kernel's DEBUG_WW_MUTEX_SLOWPATH, to exercise
- * back-off paths deterministically. An acquisition is eligible when it is
- * a successful gpuvm_ww_mutex_lock*() through @ctx after which @ctx holds
- * two or more locks. The @interval-th eligible acquisition is undone and
- * returns -EDEADLK (as if the lock was contended); then the interval grows
- * by 3.5 times, so every caller that backs off correctly makes progress.
- * Must be called by the thread owning @ctx.
- */
-GPUVM_EXPORT void
-gpuvm_ww_mutex_inject_deadlock(struct gpuvm_ww_acquire_ctx *ctx,
-			       unsigned int interval);
-
 GPUVM_END_DECLS
 
 #endif /* GPUVM_WW_MUTEX_H */

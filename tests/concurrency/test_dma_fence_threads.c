@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 #include "rcu_internal.h"
 

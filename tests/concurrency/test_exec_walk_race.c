@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <gpuvm/debug.h>
+#include <gpuvm/testing.h>
 
 #include "gpuvm_fixture.h"
 #include "harness.h"

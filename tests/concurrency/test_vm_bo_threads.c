@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "gpuvm_fixture.h"
 #include "harness.h"
 

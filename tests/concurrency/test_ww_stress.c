@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 #include "ww_mutex_internal.h"
 

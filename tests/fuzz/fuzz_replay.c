@@ -19,6 +19,7 @@
 #include <gpuvm/alloc.h>
 #include <gpuvm/debug.h>
 #include <gpuvm/vm.h>
+#include <gpuvm/testing.h>
 
 #include "replay.h"
 

@@ -18,7 +18,8 @@
 #include <sched.h>
 #include <stdio.h>
 
-#include "device_hooks.h"
+#include <gpuvm/testing.h>
+#include "device_internal.h"
 #include "harness.h"
 #include "rcu_internal.h"
 
@@ -26,8 +27,8 @@ static long dev_dma_live_at_setup;
 
 static inline int dev_setup(void **state)
 {
-	gpuvm_dev_hook_reset();
-	gpuvm_gem_shmem_set_release_first__(false);
+	gpuvm_hook_reset();
+	gpuvm_gem_shmem_set_release_first(false);
 	dev_dma_live_at_setup = gpuvm_dma_mappings_live();
 	return harness_setup(state);
 }
@@ -37,8 +38,8 @@ static inline int dev_teardown(void **state)
 	long dma;
 	int ret;
 
-	gpuvm_dev_hook_reset();
-	gpuvm_gem_shmem_set_release_first__(false);
+	gpuvm_hook_reset();
+	gpuvm_gem_shmem_set_release_first(false);
 	/* Anything freed after a grace period is freed by now. */
 	gpuvm_rcu_barrier();
 	dma = gpuvm_dma_mappings_live() - dev_dma_live_at_setup;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 
 #define MAX_RECORDED 256

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "gpuvm_scenario.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

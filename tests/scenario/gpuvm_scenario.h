@@ -23,7 +23,7 @@
  *
  * Using it for your driver: fill a struct scn_driver with your callbacks
  * (leave a member NULL to use the harness's reference behaviour) and call
- * scn_run_all(); see examples/scenario_driver.c. Your sm_step_* callbacks
+ * scn_run_all(); see tests/scenario/scenario_driver.c. Your sm_step_* callbacks
  * receive a struct scn_sm_ctx as @priv and must apply the step through
  * scn_op_map_insert(), scn_op_unmap_remove() or scn_op_remap() (the Rust
  * tokens' consuming methods) before doing their own page-table work. A

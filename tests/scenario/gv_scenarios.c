@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "gpuvm_scenario.h"
 
 #define CHECK(cond, ...) SCN_CHECK(r, (cond), __VA_ARGS__)

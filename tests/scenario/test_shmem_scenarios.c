@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "device_fixture.h"
 #include "gpuvm_fixture.h"
 
@@ -155,17 +156,17 @@ static void test_S_SH_01_basic(void **state)
 	assert_int_equal(gpuvm_device_devres_count(&dev), 1);
 
 	/* Free while bound; stop it right after the resource was dropped. */
-	gpuvm_dev_hook_arm(GPUVM_HOOK_SHMEM_FREE, true);
+	gpuvm_hook_park(GPUVM_HOOK_SHMEM_FREE, GPUVM_HOOK_PARK_ALL);
 	pt.obj = obj;
 	t = dev_start(put_main, &pt);
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_SHMEM_FREE, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_SHMEM_FREE, 1));
 	/* Unmapped and off the device, before the release proper. */
 	assert_int_equal(gpuvm_device_devres_count(&dev), 0);
 	assert_int_equal(gpuvm_device_dma_mappings(&dev), 0);
 	assert_int_equal(gpuvm_device_dma_unmap_calls(&dev), 1);
 	assert_null(obj->sgt);
 	assert_int_equal(obj->pages_use_count, 1); /* release puts it */
-	gpuvm_dev_hook_release(GPUVM_HOOK_SHMEM_FREE);
+	gpuvm_hook_unpark(GPUVM_HOOK_SHMEM_FREE);
 	dev_join(t);
 
 	/* No second unmap, no double free, pages returned. */
@@ -205,10 +206,9 @@ static void unbind_with_live_object(void)
 	assert_non_null(obj->sgt_res__);
 	assert_null(gpuvm_devres_try_access(obj->sgt_res__));
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_DROP_WAIT, false);
+	gpuvm_hook_count(GPUVM_HOOK_DEVRES_DROP_WAIT);
 	put_obj(obj);
-	assert_int_equal(gpuvm_dev_hook_arrivals(GPUVM_HOOK_DEVRES_DROP_WAIT),
-			 0);
+	assert_int_equal(gpuvm_hook_hits(GPUVM_HOOK_DEVRES_DROP_WAIT), 0);
 	assert_int_equal(gpuvm_device_dma_unmap_calls(&dev), 1);
 	assert_int_equal(gpuvm_alloc_live(), live);
 	gpuvm_device_fini(&dev);
@@ -270,24 +270,24 @@ static bool devres_drop_races_unbind(bool old)
 	gpuvm_device_bound_enter(&dev, &b);
 	d.dr = gpuvm_devres_new(&b, &o, owned_release);
 	gpuvm_device_bound_exit(&b);
-	gpuvm_devres_set_old_semantics__(d.dr, old);
+	gpuvm_devres_set_old_semantics(d.dr, old);
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_RELEASE, true);
+	gpuvm_hook_park(GPUVM_HOOK_DEVRES_RELEASE, GPUVM_HOOK_PARK_ALL);
 	tu = dev_start(unbind_main, &u);
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_DEVRES_RELEASE, 1));
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_DROP_WAIT, false);
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_DEVRES_RELEASE, 1));
+	gpuvm_hook_count(GPUVM_HOOK_DEVRES_DROP_WAIT);
 	td = dev_start(drop_main, &d);
 	if (!old) {
 		/* The drop must wait: let it get there first. */
 		assert_true(
-			gpuvm_dev_hook_wait(GPUVM_HOOK_DEVRES_DROP_WAIT, 1));
+			gpuvm_hook_wait_hits(GPUVM_HOOK_DEVRES_DROP_WAIT, 1));
 		assert_false(dev_flag(&d.done));
-		gpuvm_dev_hook_release(GPUVM_HOOK_DEVRES_RELEASE);
+		gpuvm_hook_unpark(GPUVM_HOOK_DEVRES_RELEASE);
 	}
 	dev_join(td);
 	/* The drop returned: the owner frees its data now. */
 	__atomic_store_n(&o.freed, 1, __ATOMIC_RELEASE);
-	gpuvm_dev_hook_release(GPUVM_HOOK_DEVRES_RELEASE);
+	gpuvm_hook_unpark(GPUVM_HOOK_DEVRES_RELEASE);
 	dev_join(tu);
 
 	assert_int_equal(u.ret, 0);
@@ -324,21 +324,21 @@ static void test_S_SH_03_unbind_races_free(void **state)
 	obj = new_drv_obj(&dev, 2 * GPUVM_PAGE_SIZE, &frees);
 	sg_table_once(&dev, obj);
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_SGT_MAP_DROP, true);
+	gpuvm_hook_park(GPUVM_HOOK_SGT_MAP_DROP, GPUVM_HOOK_PARK_ALL);
 	tu = dev_start(unbind_main, &u);
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_SGT_MAP_DROP, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_SGT_MAP_DROP, 1));
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_DROP_WAIT, false);
+	gpuvm_hook_count(GPUVM_HOOK_DEVRES_DROP_WAIT);
 	pt.obj = obj;
 	tp = dev_start(put_main, &pt);
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_DEVRES_DROP_WAIT, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_DEVRES_DROP_WAIT, 1));
 	/* The free waits; the object is intact and still mapped. */
 	assert_false(dev_flag(&pt.done));
 	assert_int_equal(__atomic_load_n(&frees, __ATOMIC_ACQUIRE), 0);
 	assert_int_equal(gpuvm_device_dma_mappings(&dev), 1);
 	assert_false(dev_flag(&u.done));
 
-	gpuvm_dev_hook_release(GPUVM_HOOK_SGT_MAP_DROP);
+	gpuvm_hook_unpark(GPUVM_HOOK_SGT_MAP_DROP);
 	dev_join(tp);
 	dev_join(tu);
 	assert_int_equal(u.ret, 0);
@@ -451,12 +451,12 @@ static void test_S_SH_05_first_use_race(void **state)
 	f.obj = new_obj(&dev, 3 * GPUVM_PAGE_SIZE);
 	pthread_barrier_init(&f.start, NULL, FIRST_USERS);
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_SG_TABLE_SLOW, true);
+	gpuvm_hook_park(GPUVM_HOOK_SG_TABLE_SLOW, GPUVM_HOOK_PARK_ALL);
 	for (i = 0; i < FIRST_USERS; i++) {
 		users[i] = (struct first_user){ .f = &f };
 		t[i] = dev_start(first_user_main, &users[i]);
 	}
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_SG_TABLE_SLOW, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_SG_TABLE_SLOW, 1));
 	while (__atomic_load_n(&f.calling, __ATOMIC_ACQUIRE) < FIRST_USERS)
 		sched_yield();
 	/*
@@ -465,8 +465,8 @@ static void test_S_SH_05_first_use_race(void **state)
 	 * by the population lock, or have not come that far).
 	 */
 	assert_null(gpuvm_rcu_dereference(f.obj->sgt_res__));
-	assert_int_equal(gpuvm_dev_hook_arrivals(GPUVM_HOOK_SG_TABLE_SLOW), 1);
-	gpuvm_dev_hook_release(GPUVM_HOOK_SG_TABLE_SLOW);
+	assert_int_equal(gpuvm_hook_hits(GPUVM_HOOK_SG_TABLE_SLOW), 1);
+	gpuvm_hook_unpark(GPUVM_HOOK_SG_TABLE_SLOW);
 	for (i = 0; i < FIRST_USERS; i++)
 		dev_join(t[i]);
 	pthread_barrier_destroy(&f.start);
@@ -505,9 +505,9 @@ static void test_S_SH_06_free_order_regression(void **state)
 	obj = new_obj(&dev, GPUVM_PAGE_SIZE);
 	sg_table_once(&dev, obj);
 
-	gpuvm_gem_shmem_set_release_first__(true);
+	gpuvm_gem_shmem_set_release_first(true);
 	put_obj(obj);
-	gpuvm_gem_shmem_set_release_first__(false);
+	gpuvm_gem_shmem_set_release_first(false);
 
 	assert_int_equal(
 		harness_take_warnings(GPUVM_RULE_SHMEM_SGT_DOUBLE_FREE), 1);
@@ -651,7 +651,7 @@ static void test_S_SH_09_stale_devres_across_rebind(void **state)
 	obj = new_obj(&dev, GPUVM_PAGE_SIZE);
 	sg_table_once(&dev, obj);
 	stale = obj->sgt_res__;
-	assert_int_equal(gpuvm_devres_generation__(stale), 1);
+	assert_int_equal(gpuvm_devres_generation(stale), 1);
 	gpuvm_device_unbind(&dev);
 	assert_int_equal(gpuvm_device_bind(&dev), 0);
 
@@ -663,7 +663,7 @@ static void test_S_SH_09_stale_devres_across_rebind(void **state)
 	sgt = gpuvm_gem_shmem_sg_table(obj, &b);
 	assert_false(gpuvm_is_err(sgt));
 	assert_ptr_equal(sgt, obj->sgt);
-	assert_int_equal(gpuvm_devres_generation__(obj->sgt_res__), 2);
+	assert_int_equal(gpuvm_devres_generation(obj->sgt_res__), 2);
 	assert_ptr_equal(gpuvm_devres_access(obj->sgt_res__, &b), obj);
 	assert_int_equal(gpuvm_device_dma_mappings_gen(&dev, 1), 0);
 	assert_int_equal(gpuvm_device_dma_mappings_gen(&dev, 2), 1);
@@ -813,12 +813,12 @@ static void test_S_SH_12_signalling_section(void **state)
 
 	prefetched = gpuvm_gem_shmem_sg_table(warm, &b);
 	assert_false(gpuvm_is_err(prefetched));
-	gpuvm_dev_hook_arm(GPUVM_HOOK_SG_TABLE_SLOW, false);
+	gpuvm_hook_count(GPUVM_HOOK_SG_TABLE_SLOW);
 	c.calls = 0;
 	assert_int_equal(map_in_signalling(fx, &c, warm), 0);
 	assert_int_equal(c.calls, 1);
 	assert_ptr_equal(c.got, prefetched);
-	assert_int_equal(gpuvm_dev_hook_arrivals(GPUVM_HOOK_SG_TABLE_SLOW), 0);
+	assert_int_equal(gpuvm_hook_hits(GPUVM_HOOK_SG_TABLE_SLOW), 0);
 	assert_int_equal(harness_warnings(NULL), 0);
 
 	gpuvm_device_bound_exit(&b);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 
 static void test_alloc_live_counter(void **state)

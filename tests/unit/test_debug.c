@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 
 #define DEFINE_CLASS(var, flags) \

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <urcu/urcu-memb.h>
 
+#include <gpuvm/testing.h>
 #include "device_fixture.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -177,9 +178,9 @@ static void test_device_unbind_waits_for_bound_scope(void **state)
 	assert_int_equal(
 		gpuvm_devm_add_action_or_reset(&b, rel_item_release, &it), 0);
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_UNBIND_WAIT, false);
+	gpuvm_hook_count(GPUVM_HOOK_UNBIND_WAIT);
 	t = dev_start(unbind_main, &u);
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_UNBIND_WAIT, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_UNBIND_WAIT, 1));
 
 	/* Unbind started: no new scope, nothing released, not done. */
 	assert_int_equal(gpuvm_device_bound_enter(&dev, &late), -ENXIO);
@@ -465,34 +466,33 @@ static void drop_races_unbind(bool old)
 	gpuvm_device_init(&dev, "dev");
 	gpuvm_device_bind(&dev);
 	d.dr = new_devres(&dev, &it);
-	gpuvm_devres_set_old_semantics__(d.dr, old);
+	gpuvm_devres_set_old_semantics(d.dr, old);
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_RELEASE, true);
+	gpuvm_hook_park(GPUVM_HOOK_DEVRES_RELEASE, GPUVM_HOOK_PARK_ALL);
 	tu = dev_start(unbind_main, &u);
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_DEVRES_RELEASE, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_DEVRES_RELEASE, 1));
 	/* Revoked, not released yet. */
 	assert_null(gpuvm_devres_try_access(d.dr));
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_DROP_WAIT, false);
+	gpuvm_hook_count(GPUVM_HOOK_DEVRES_DROP_WAIT);
 	td = dev_start(drop_main, &d);
 	if (old) {
 		dev_join(td);
-		assert_int_equal(
-			gpuvm_dev_hook_arrivals(GPUVM_HOOK_DEVRES_DROP_WAIT),
-			0);
+		assert_int_equal(gpuvm_hook_hits(GPUVM_HOOK_DEVRES_DROP_WAIT),
+				 0);
 		assert_int_equal(released(&log, 1), 0);
 		/* The owner believes it may free the data now. */
 		__atomic_store_n(&it.freed, true, __ATOMIC_RELEASE);
-		gpuvm_dev_hook_release(GPUVM_HOOK_DEVRES_RELEASE);
+		gpuvm_hook_unpark(GPUVM_HOOK_DEVRES_RELEASE);
 		dev_join(tu);
 		assert_true(it.used_after_free);
 		assert_true(d.seq < it.seq);
 	} else {
 		assert_true(
-			gpuvm_dev_hook_wait(GPUVM_HOOK_DEVRES_DROP_WAIT, 1));
+			gpuvm_hook_wait_hits(GPUVM_HOOK_DEVRES_DROP_WAIT, 1));
 		assert_false(dev_flag(&d.done));
 		assert_int_equal(released(&log, 1), 0);
-		gpuvm_dev_hook_release(GPUVM_HOOK_DEVRES_RELEASE);
+		gpuvm_hook_unpark(GPUVM_HOOK_DEVRES_RELEASE);
 		dev_join(td);
 		/* The drop returned after the release, so freeing the data
 		 * afterwards is safe. */
@@ -537,19 +537,19 @@ static void test_device_unbind_waits_for_winning_drop(void **state)
 	gpuvm_device_bind(&dev);
 	d.dr = new_devres(&dev, &it);
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_DROP_WON, true);
+	gpuvm_hook_park(GPUVM_HOOK_DEVRES_DROP_WON, GPUVM_HOOK_PARK_ALL);
 	td = dev_start(drop_main, &d);
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_DEVRES_DROP_WON, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_DEVRES_DROP_WON, 1));
 	assert_int_equal(released(&log, 1), 1);
 	assert_int_equal(gpuvm_device_devres_count(&dev), 1);
 
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_RELEASE_LOST, false);
+	gpuvm_hook_count(GPUVM_HOOK_DEVRES_RELEASE_LOST);
 	tu = dev_start(unbind_main, &u);
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_DEVRES_RELEASE_LOST, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_DEVRES_RELEASE_LOST, 1));
 	assert_false(dev_flag(&u.done));
 	assert_false(dev_flag(&d.done));
 
-	gpuvm_dev_hook_release(GPUVM_HOOK_DEVRES_DROP_WON);
+	gpuvm_hook_unpark(GPUVM_HOOK_DEVRES_DROP_WON);
 	dev_join(td);
 	dev_join(tu);
 	assert_int_equal(u.ret, 0);
@@ -624,10 +624,10 @@ static void test_device_revocable_reader_holds_off_release(void **state)
 
 	tr = dev_start(reader_main, &r);
 	dev_wait_flag(&r.inside);
-	gpuvm_dev_hook_arm(GPUVM_HOOK_DEVRES_REVOKE, false);
+	gpuvm_hook_count(GPUVM_HOOK_DEVRES_REVOKE);
 	tu = dev_start(unbind_main, &u);
 	/* The unbind revoked it and is (about to be) waiting for readers. */
-	assert_true(gpuvm_dev_hook_wait(GPUVM_HOOK_DEVRES_REVOKE, 1));
+	assert_true(gpuvm_hook_wait_hits(GPUVM_HOOK_DEVRES_REVOKE, 1));
 	assert_false(dev_flag(&u.done));
 	dev_set_flag(&r.go_on);
 	dev_join(tr);

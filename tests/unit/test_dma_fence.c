@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 #include "rcu_internal.h"
 

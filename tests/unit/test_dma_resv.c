@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 #include "dma_resv_internal.h"
 #include "rcu_internal.h"

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <gpuvm/exec.h>
+#include <gpuvm/testing.h>
 
 #include "harness.h"
 #include "parker.h"

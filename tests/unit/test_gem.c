@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <gpuvm/gem.h>
+#include <gpuvm/testing.h>
 
 #include "harness.h"
 

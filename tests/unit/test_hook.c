@@ -2,6 +2,8 @@
 /* Hook points: park, wait for arrival, release; callbacks; hit counts. */
 #include <pthread.h>
 
+#include <gpuvm/testing.h>
+
 #include "harness.h"
 
 struct walker {
@@ -100,6 +102,48 @@ static void test_hook_reset_releases_everything(void **state)
 	assert_int_equal(gpuvm_hook_hits("test:other"), 0);
 }
 
+/* Park every arrival, let them go with unpark, keep counting after. */
+static void test_hook_park_all_unpark_keeps_counting(void **state)
+{
+	struct walker w[3] = { { 0 }, { 0 }, { 0 } };
+	pthread_t t[3];
+	int i;
+
+	gpuvm_hook_park("test:point", GPUVM_HOOK_PARK_ALL);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, walk, &w[i]), 0);
+	assert_true(gpuvm_hook_wait_hits("test:point", 2));
+	assert_true(gpuvm_hook_wait_parked("test:point", 2));
+	assert_int_equal(__atomic_load_n(&w[0].stage, __ATOMIC_SEQ_CST), 1);
+	assert_int_equal(__atomic_load_n(&w[1].stage, __ATOMIC_SEQ_CST), 1);
+	gpuvm_hook_unpark("test:point");
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(w[0].stage, 2);
+
+	/* Unparked, still armed: counted, not parked. */
+	walk(&w[2]);
+	assert_int_equal(w[2].stage, 2);
+	assert_int_equal(gpuvm_hook_hits("test:point"), 3);
+
+	/* Arming it again with nobody parked restarts the count. */
+	gpuvm_hook_count("test:point");
+	assert_int_equal(gpuvm_hook_hits("test:point"), 0);
+	walk(&w[2]);
+	assert_int_equal(gpuvm_hook_hits("test:point"), 1);
+	gpuvm_hook_release("test:point");
+	assert_int_equal(gpuvm_hook_hits("test:point"), 0);
+	(void)t[2];
+}
+
+/* Waiting for zero hits returns at once. */
+static void test_hook_wait_hits_zero_returns_at_once(void **state)
+{
+	gpuvm_hook_count("test:never");
+	assert_true(gpuvm_hook_wait_hits("test:never", 0));
+	gpuvm_hook_release("test:never");
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -108,6 +152,8 @@ int main(int argc, char **argv)
 		harness_test(test_hook_parks_only_count_threads),
 		harness_test(test_hook_callback_runs_on_each_hit),
 		harness_test(test_hook_reset_releases_everything),
+		harness_test(test_hook_park_all_unpark_keeps_counting),
+		harness_test(test_hook_wait_hits_zero_returns_at_once),
 	};
 
 	return harness_run("gpuvm/hook", tests, argc, argv);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <gpuvm/vm.h>
+#include <gpuvm/testing.h>
 
 #include "harness.h"
 #include "replay.h"

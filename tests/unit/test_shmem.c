@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "device_fixture.h"
 
 static struct gpuvm_gem_shmem_object *new_obj(struct gpuvm_device *dev,

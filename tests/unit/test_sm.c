@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <gpuvm/testing.h>
 #include "gpuvm_fixture.h"
 #include "harness.h"
 

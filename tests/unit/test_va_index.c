@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 #include "va_index.h"
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <gpuvm/testing.h>
 #include "gpuvm_fixture.h"
 #include "harness.h"
 

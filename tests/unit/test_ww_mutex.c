@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gpuvm/testing.h>
 #include "harness.h"
 #include "parker.h"
 #include "ww_mutex_internal.h"

@@ -15,6 +15,7 @@
 
 #include <gpuvm/alloc.h>
 #include <gpuvm/debug.h>
+#include <gpuvm/testing.h>
 
 #include "driver.h"
 #include "objects.h"

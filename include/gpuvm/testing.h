@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What tests and test harnesses may use: hook points (reproducible
+ * interleavings without sleeps), fault injection and counters, the
+ * stand-in for signals, deadlock injection, the checker's learned state,
+ * and (internal library only) the knobs that switch on deliberately
+ * broken designs.
+ *
+ * Everything up to the knobs is exported by the installed library, so a
+ * driver's own test suite can use it. Nothing here changes what the
+ * library does unless a test arms it.
+ */
+#ifndef GPUVM_TESTING_H
+#define GPUVM_TESTING_H
+
+#include <pthread.h>
+
+#include <gpuvm/common.h>
+
+GPUVM_BEGIN_DECLS
+
+struct gpuvm_devres;
+struct gpuvm_lock_class;
+struct gpuvm_ww_acquire_ctx;
+
+/* ---- hook points --------------------------------------------------------- */
+
+/*
+ * Library functions contain named hook points (e.g. "obtain:after_list_add",
+ * "cleanup:before_destroy"; each header lists its own). A test arms a point
+ * to park threads there, waits until they arrived, does what the
+ * interleaving needs, then releases them. An unarmed point costs one
+ * branch. Drivers may place their own points with gpuvm_hook().
+ */
+GPUVM_EXPORT extern int gpuvm_hooks_armed__;
+GPUVM_EXPORT void gpuvm_hook_hit__(const char *name);
+
+#define gpuvm_hook(name)                                                 \
+	do {                                                             \
+		if (gpuvm_unlikely(__atomic_load_n(&gpuvm_hooks_armed__, \
+						   __ATOMIC_RELAXED)))   \
+			gpuvm_hook_hit__(name);                          \
+	} while (0)
+
+/* Park the next @count threads that reach @name until it is released or
+ * unparked (GPUVM_HOOK_PARK_ALL: every thread). Arrivals are counted. */
+#define GPUVM_HOOK_PARK_ALL (~0u)
+GPUVM_EXPORT void gpuvm_hook_park(const char *name, unsigned int count);
+
+/* Arm @name to count arrivals only (see gpuvm_hook_hits()). Arming a
+ * point that is armed with nobody parked restarts its count. */
+GPUVM_EXPORT void gpuvm_hook_count(const char *name);
+
+/* Run @fn(@name, @arg) on every thread that reaches @name until
+ * gpuvm_hook_release(); it may park, record state or break a rule. */
+GPUVM_EXPORT void
+gpuvm_hook_set_callback(const char *name,
+			void (*fn)(const char *name, void *arg), void *arg);
+
+/* Wait until @n threads are parked at @name. Return: false after 30 s
+ * (reported as GPUVM_RULE_CHECKER), so a broken test fails, not hangs. */
+GPUVM_EXPORT bool gpuvm_hook_wait_parked(const char *name, unsigned int n);
+
+/* Wait until @name was reached @n times since it was armed; false after
+ * 30 s, as gpuvm_hook_wait_parked(). */
+GPUVM_EXPORT bool gpuvm_hook_wait_hits(const char *name, unsigned int n);
+
+/* Let the threads parked at @name go and park no more; arrivals are still
+ * counted until gpuvm_hook_release(). */
+GPUVM_EXPORT void gpuvm_hook_unpark(const char *name);
+
+/* Release the threads parked at @name and disarm it. */
+GPUVM_EXPORT void gpuvm_hook_release(const char *name);
+
+/* Times @name was reached while armed. */
+GPUVM_EXPORT unsigned long gpuvm_hook_hits(const char *name);
+
+/* Release and disarm every point. */
+GPUVM_EXPORT void gpuvm_hook_reset(void);
+
+/* The points of the device and shmem code (the VM's are listed in vm.h). */
+/* unbind: a devres was revoked and the grace period passed; its data is
+ * about to be released */
+#define GPUVM_HOOK_DEVRES_RELEASE "devres:release:before_drop"
+/* unbind: about to wait for a grace period when revoking a devres */
+#define GPUVM_HOOK_DEVRES_REVOKE "devres:release:before_sync"
+/* unbind: a drop on another thread won the revocation; about to wait for
+ * its release to finish */
+#define GPUVM_HOOK_DEVRES_RELEASE_LOST "devres:release:lost"
+/* drop: won the revocation and released the data; the node is not yet
+ * taken off the device */
+#define GPUVM_HOOK_DEVRES_DROP_WON "devres:drop:released"
+/* drop: the release is in flight on another thread; about to wait */
+#define GPUVM_HOOK_DEVRES_DROP_WAIT "devres:drop:wait"
+/* unbind: about to wait for bound scopes to be left */
+#define GPUVM_HOOK_UNBIND_WAIT "device:unbind:wait"
+/* the shmem SG-table resource's release, with the resv held */
+#define GPUVM_HOOK_SGT_MAP_DROP "sgt_map:drop:locked"
+/* shmem release: the SG-table resource has been dropped */
+#define GPUVM_HOOK_SHMEM_FREE "shmem:free:after_sgt_res"
+/* gpuvm_gem_shmem_sg_table() slow path, population lock held */
+#define GPUVM_HOOK_SG_TABLE_SLOW "shmem:sg_table:populate"
+
+/* ---- fault injection and counters ---------------------------------------- */
+
+/* Number of allocations made and not yet freed, process wide. */
+GPUVM_EXPORT long gpuvm_alloc_live(void);
+
+/* Really free every quarantined block (tests, teardown). Any thread. */
+GPUVM_EXPORT void gpuvm_alloc_quarantine_flush(void);
+
+/**
+ * gpuvm_alloc_drain() - wait until every deferred free has happened
+ *
+ * Some memory (fence lists, fences) is freed after an RCU grace period,
+ * on another thread. Call this before comparing gpuvm_alloc_live() with
+ * an earlier value. Context: may block; not inside an RCU read section.
+ */
+GPUVM_EXPORT void gpuvm_alloc_drain(void);
+
+/**
+ * gpuvm_alloc_fail_nth() - make the @n-th next allocation fail
+ * @n: 1 fails the very next allocation; 0 disarms
+ *
+ * Exactly one allocation fails; the ones after it succeed again. The count
+ * is process wide: allocations from every thread count.
+ */
+GPUVM_EXPORT void gpuvm_alloc_fail_nth(unsigned long n);
+
+/* True once the armed fault has fired (reset by gpuvm_alloc_fail_nth()). */
+GPUVM_EXPORT bool gpuvm_alloc_fault_fired(void);
+
+/**
+ * gpuvm_alloc_fault_sweep() - run @op with each of its allocations failing
+ * @op: the operation; returns 0 or a negative errno
+ * @check: called after each run in which the injected fault fired, with
+ *         the fault index n (1-based) and what @op returned; it restores or
+ *         checks state so that @op can run again. May be NULL.
+ * @arg: passed to both
+ * @max_n: give up after this many failing runs (0: no limit)
+ *
+ * Runs @op with gpuvm_alloc_fail_nth(1), (2), ... until a run completes
+ * without reaching the armed allocation; that last run's result is final.
+ * Return: the number of allocation points exercised (>= 0) when the final
+ * run succeeded, its negative errno otherwise, or -E2BIG when @max_n runs
+ * all hit a fault.
+ */
+GPUVM_EXPORT int
+gpuvm_alloc_fault_sweep(int (*op)(void *arg),
+			void (*check)(void *arg, unsigned long n, int ret),
+			void *arg, unsigned long max_n);
+
+/* ---- interrupting waits (the userspace stand-in for a signal) ------------ */
+
+/**
+ * gpuvm_interrupt_thread() - interrupt @thread's interruptible wait
+ *
+ * The current interruptible wait of @thread (a *_interruptible ww_mutex
+ * lock, an interruptible fence wait, an exec loop with
+ * GPUVM_EXEC_INTERRUPTIBLE_WAIT) returns -EINTR; if @thread is not waiting,
+ * its next interruptible wait does. Uninterruptible waits ignore it and
+ * leave it pending. @thread must be alive.
+ */
+GPUVM_EXPORT void gpuvm_interrupt_thread(pthread_t thread);
+
+/* Drop a pending interrupt of the calling thread, if any. */
+GPUVM_EXPORT void gpuvm_interrupt_clear(void);
+
+/* ---- deadlock injection ---------------------------------------------------- */
+
+/**
+ * gpuvm_ww_mutex_inject_deadlock() - make @ctx back off artificially
+ * @interval: 0 turns injection off
+ *
+ * The userspace form of the kernel's DEBUG_WW_MUTEX_SLOWPATH, to exercise
+ * back-off paths deterministically. An acquisition is eligible when it is
+ * a successful gpuvm_ww_mutex_lock*() through @ctx after which @ctx holds
+ * two or more locks. The @interval-th eligible acquisition is undone and
+ * returns -EDEADLK (as if the lock was contended); then the interval grows
+ * by 3.5 times, so every caller that backs off correctly makes progress.
+ * Must be called by the thread owning @ctx.
+ */
+GPUVM_EXPORT void
+gpuvm_ww_mutex_inject_deadlock(struct gpuvm_ww_acquire_ctx *ctx,
+			       unsigned int interval);
+
+/* ---- the checker's learned state ----------------------------------------- */
+
+/**
+ * gpuvm_lockdep_order_known() - whether the checker learned @held -> @taken
+ *
+ * True when some thread once took a lock of class @taken while holding one
+ * of class @held (a direct edge of the order graph; classes never used
+ * count as unknown). For tests that assert an order was never created.
+ */
+GPUVM_EXPORT bool
+gpuvm_lockdep_order_known(const struct gpuvm_lock_class *held,
+			  const struct gpuvm_lock_class *taken);
+
+/**
+ * gpuvm_lockdep_reset() - forget every learned lock order and class state
+ *
+ * Test-only: a test that creates a bad order on purpose calls it first and
+ * afterwards, so that its edges do not turn correct code of later tests
+ * into reported cycles. Clears the order graph and what classes learned in
+ * signalling sections; lock classes, held locks and the warning counter
+ * stay. Call it while no other thread takes or releases checked locks.
+ */
+GPUVM_EXPORT void gpuvm_lockdep_reset(void);
+
+/* ---- knobs: deliberately broken library variants ------------------------ */
+
+/*
+ * Not in the installed library: these exist only in the internal static
+ * library the project's own tests link (src/test_knobs.c).
+ */
+/*
+ * Test-only. Each knob makes the library behave the way a design the
+ * kernel reviewers rejected did, so a test can show that the debug checker
+ * reports it (tests/scenario/). Never set one in a program: the broken
+ * variants free memory that is still in use. All knobs start off.
+ */
+enum gpuvm_debug_knob {
+	/*
+	 * A final gpuvm_bo_put_deferred() publishes the zombie on the VM's
+	 * deferred list before it drops the GEM's gpuva lock (with the hook
+	 * point "put_deferred:after_publish_locked" in between), so a
+	 * concurrent gpuvm_bo_deferred_cleanup() may free the GEM, and its
+	 * mutex, while the lock is still held.
+	 */
+	GPUVM_KNOB_DEFER_PUBLISH_LOCKED,
+	/*
+	 * gpuvm_bo_obtain_prealloc() destroys a duplicate prealloc while it
+	 * still holds the GEM's gpuva lock, so the driver's vm_bo_free runs
+	 * under that lock (the behaviour before the kernel fixed it).
+	 */
+	GPUVM_KNOB_OBTAIN_FREE_LOCKED,
+	/*
+	 * gpuvm_gem_shmem_release() runs the C release (unmap and free the
+	 * table, put the pages) before it drops the SG-table resource (set
+	 * with gpuvm_gem_shmem_set_release_first()).
+	 */
+	GPUVM_KNOB_SHMEM_RELEASE_FIRST,
+	GPUVM_KNOB_COUNT__
+};
+
+/* Turn @knob on or off (process wide). */
+void gpuvm_debug_set_knob(enum gpuvm_debug_knob knob, bool on);
+
+/*
+ * Give @devres the old Devres drop semantics (a drop that loses the race
+ * to an unbind returns at once, while the release may still run): for the
+ * tests that show why the new semantics are needed.
+ */
+void gpuvm_devres_set_old_semantics(struct gpuvm_devres *devres, bool old);
+
+/*
+ * Make gpuvm_gem_shmem_release() run the C release (unmap and free the
+ * table, put the pages) before it drops the SG-table resource: the order
+ * that freed the table twice in an early version of the Rust abstraction.
+ * Process wide; tests reset it.
+ */
+void gpuvm_gem_shmem_set_release_first(bool release_first);
+
+GPUVM_END_DECLS
+
+#endif /* GPUVM_TESTING_H */
