@@ -2,98 +2,36 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <gpuvm/testing.h>
 #include "harness.h"
+#include "warn_recorder.h"
 
-#define MAX_RECORDED 256
-
-struct recorded_warning {
-	char rule[64];
-	char msg[512];
-};
-
-static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct recorded_warning recorded[MAX_RECORDED];
-static unsigned int nr_recorded, nr_dropped;
 static long live_at_setup;
-
-static void record_warning(const char *rule, const char *msg, void *data)
-{
-	pthread_mutex_lock(&record_lock);
-	if (nr_recorded < MAX_RECORDED) {
-		snprintf(recorded[nr_recorded].rule, sizeof(recorded[0].rule),
-			 "%s", rule);
-		snprintf(recorded[nr_recorded].msg, sizeof(recorded[0].msg),
-			 "%s", msg);
-		nr_recorded++;
-	} else {
-		nr_dropped++;
-	}
-	pthread_mutex_unlock(&record_lock);
-}
 
 void harness_record_warnings(void)
 {
-	gpuvm_warn_set_handler(record_warning, NULL);
+	warn_recorder_install();
 }
 
 void harness_clear_warnings(void)
 {
-	pthread_mutex_lock(&record_lock);
-	nr_recorded = 0;
-	nr_dropped = 0;
-	pthread_mutex_unlock(&record_lock);
-}
-
-static bool rule_matches(const struct recorded_warning *w, const char *rule)
-{
-	return !rule || !strcmp(w->rule, rule);
+	warn_recorder_clear();
 }
 
 unsigned int harness_warnings(const char *rule)
 {
-	unsigned int i, n = 0;
-
-	pthread_mutex_lock(&record_lock);
-	for (i = 0; i < nr_recorded; i++)
-		n += rule_matches(&recorded[i], rule);
-	pthread_mutex_unlock(&record_lock);
-	return n;
+	return warn_recorder_count(rule);
 }
 
 unsigned int harness_take_warnings(const char *rule)
 {
-	unsigned int i, kept = 0, n = 0;
-
-	pthread_mutex_lock(&record_lock);
-	for (i = 0; i < nr_recorded; i++) {
-		if (rule_matches(&recorded[i], rule))
-			n++;
-		else
-			recorded[kept++] = recorded[i];
-	}
-	nr_recorded = kept;
-	pthread_mutex_unlock(&record_lock);
-	return n;
+	return warn_recorder_take(rule);
 }
 
 const char *harness_last_warning(const char *rule)
 {
-	static char msg[512];
-	unsigned int i;
-
-	msg[0] = '\0';
-	pthread_mutex_lock(&record_lock);
-	for (i = nr_recorded; i-- > 0;) {
-		if (rule_matches(&recorded[i], rule)) {
-			memcpy(msg, recorded[i].msg, sizeof(msg));
-			break;
-		}
-	}
-	pthread_mutex_unlock(&record_lock);
-	return msg;
+	return warn_recorder_last(rule);
 }
 
 int harness_setup(void **state)
@@ -108,21 +46,19 @@ int harness_setup(void **state)
 	return 0;
 }
 
+static void print_unexpected(const char *rule, const char *msg, void *arg)
+{
+	fprintf(stderr, "unexpected warning [%s] %s\n", rule, msg);
+}
+
 int harness_teardown(void **state)
 {
-	unsigned int i, held = gpuvm_lock_held_count();
+	unsigned int dropped, held = gpuvm_lock_held_count();
 	long leaked = gpuvm_alloc_live() - live_at_setup;
-	int bad = 0;
+	int bad;
 
 	gpuvm_alloc_fail_nth(0);
-	pthread_mutex_lock(&record_lock);
-	for (i = 0; i < nr_recorded; i++)
-		fprintf(stderr, "unexpected warning [%s] %s\n",
-			recorded[i].rule, recorded[i].msg);
-	bad = nr_recorded || nr_dropped;
-	nr_recorded = 0;
-	nr_dropped = 0;
-	pthread_mutex_unlock(&record_lock);
+	bad = warn_recorder_drain(print_unexpected, NULL, &dropped) || dropped;
 
 	if (leaked)
 		fprintf(stderr, "leak: %ld allocation(s) not freed\n", leaked);

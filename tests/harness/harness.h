@@ -3,9 +3,10 @@
  * Shared test fixture for every libgpuvm test.
  *
  * harness_setup() records the allocator's live count and routes warnings
- * into a recorder; harness_teardown() fails the test when an allocation
- * leaked, a lock is still held, or a warning fired that the test did not
- * take with harness_take_warnings().
+ * into the shared recorder (warn_recorder.h; the harness_*_warning*()
+ * functions below wrap it); harness_teardown() fails the test when an
+ * allocation leaked, a lock is still held, or a warning fired that the
+ * test did not take with harness_take_warnings().
  */
 #ifndef GPUVM_TEST_HARNESS_H
 #define GPUVM_TEST_HARNESS_H

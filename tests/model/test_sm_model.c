@@ -25,10 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "gpuvm_fixture.h"
 #include "harness.h"
+#include "seed.h"
 
 #define PAGES 512
 /* A kernel node right above the pages; requests into it are refused. */
@@ -67,20 +67,6 @@ static uint64_t rnd(void)
 static uint64_t rnd_below(uint64_t n)
 {
 	return rnd() % n;
-}
-
-static void seed_rng(void)
-{
-	const char *env = getenv("GPUVM_TEST_SEED");
-	uint64_t seed;
-
-	seed = env ? strtoull(env, NULL, 0) :
-		     (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
-	if (!seed)
-		seed = 1;
-	printf("# seed %" PRIu64 " (GPUVM_TEST_SEED=%" PRIu64 " replays)\n",
-	       seed, seed);
-	rng_state = seed;
 }
 
 static unsigned long requests_wanted(void)
@@ -586,6 +572,6 @@ int main(int argc, char **argv)
 		harness_test(test_model_immediate_linked),
 	};
 
-	seed_rng();
+	rng_state = harness_seed();
 	return harness_run("gpuvm/sm-model", tests, argc, argv);
 }

@@ -4,8 +4,9 @@
  * recorder behind the driver's callbacks, counted and poisoned objects, and
  * the runner. See gpuvm_scenario.h.
  *
- * Only the public libgpuvm API is used here, so the file builds against the
- * installed library as well as inside the test suite.
+ * Only the public libgpuvm API is used here (and the warning recorder of
+ * tests/harness/warn_recorder.c, which needs nothing else), so the file
+ * builds against the installed library as well as inside the test suite.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include <gpuvm/testing.h>
 #include "gpuvm_scenario.h"
+#include "warn_recorder.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -34,80 +36,21 @@ static int get_int(const int *p)
 
 /* ---- warnings ----------------------------------------------------------- */
 
-#define MAX_WARNINGS 256
-
-struct recorded {
-	char rule[64];
-	char msg[384];
-};
-
-static pthread_mutex_t warn_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct recorded warnings[MAX_WARNINGS];
-static unsigned int nr_warnings, nr_dropped;
-
-static void record_warning(const char *rule, const char *msg, void *data)
-{
-	(void)data;
-	pthread_mutex_lock(&warn_lock);
-	if (nr_warnings < MAX_WARNINGS) {
-		snprintf(warnings[nr_warnings].rule, sizeof(warnings[0].rule),
-			 "%s", rule);
-		snprintf(warnings[nr_warnings].msg, sizeof(warnings[0].msg),
-			 "%s", msg);
-		nr_warnings++;
-	} else {
-		nr_dropped++;
-	}
-	pthread_mutex_unlock(&warn_lock);
-}
-
-static bool rule_is(const struct recorded *w, const char *rule)
-{
-	return !rule || !strcmp(w->rule, rule);
-}
+/* The recorder is shared with the CMocka harness (warn_recorder.h). */
 
 unsigned int scn_warnings(const char *rule)
 {
-	unsigned int i, n = 0;
-
-	pthread_mutex_lock(&warn_lock);
-	for (i = 0; i < nr_warnings; i++)
-		n += rule_is(&warnings[i], rule);
-	pthread_mutex_unlock(&warn_lock);
-	return n;
+	return warn_recorder_count(rule);
 }
 
 unsigned int scn_take_warnings(const char *rule)
 {
-	unsigned int i, kept = 0, n = 0;
-
-	pthread_mutex_lock(&warn_lock);
-	for (i = 0; i < nr_warnings; i++) {
-		if (rule_is(&warnings[i], rule))
-			n++;
-		else
-			warnings[kept++] = warnings[i];
-	}
-	nr_warnings = kept;
-	pthread_mutex_unlock(&warn_lock);
-	return n;
+	return warn_recorder_take(rule);
 }
 
 const char *scn_last_warning(const char *rule)
 {
-	static char msg[384];
-	unsigned int i;
-
-	msg[0] = '\0';
-	pthread_mutex_lock(&warn_lock);
-	for (i = nr_warnings; i-- > 0;) {
-		if (rule_is(&warnings[i], rule)) {
-			memcpy(msg, warnings[i].msg, sizeof(msg));
-			break;
-		}
-	}
-	pthread_mutex_unlock(&warn_lock);
-	return msg;
+	return warn_recorder_last(rule);
 }
 
 /* ---- checks and notes --------------------------------------------------- */
@@ -1579,26 +1522,29 @@ static void free_released(void)
 	pthread_mutex_unlock(&grave_lock);
 }
 
+static void fail_unexpected(const char *rule, const char *msg, void *arg)
+{
+	scn_check__(arg, false, __FILE__, __LINE__, "no other warning",
+		    "unexpected warning [%s] %s", rule, msg);
+}
+
 int scn_run(const struct scn_scenario *s, const struct scn_driver *drv,
 	    struct scn_result *r)
 {
 	struct scn_live base, now;
-	unsigned int i;
+	unsigned int dropped;
 	int k;
 
 	memset(r, 0, sizeof(*r));
 	r->id = s->id;
 	r->title = s->title;
 
-	pthread_mutex_lock(&warn_lock);
-	nr_warnings = 0;
-	nr_dropped = 0;
-	pthread_mutex_unlock(&warn_lock);
+	warn_recorder_clear();
 	pthread_mutex_lock(&event_lock);
 	event_len = 0;
 	event_log[0] = '\0';
 	pthread_mutex_unlock(&event_lock);
-	gpuvm_warn_set_handler(record_warning, NULL);
+	warn_recorder_install();
 	gpuvm_lockdep_reset();
 	scn_live(&base);
 	thread_tag = 0;
@@ -1613,17 +1559,10 @@ int scn_run(const struct scn_scenario *s, const struct scn_driver *drv,
 	gpuvm_alloc_fail_nth(0);
 	gpuvm_alloc_drain();
 
-	pthread_mutex_lock(&warn_lock);
-	for (i = 0; i < nr_warnings; i++)
+	warn_recorder_drain(fail_unexpected, r, &dropped);
+	if (dropped)
 		scn_check__(r, false, __FILE__, __LINE__, "no other warning",
-			    "unexpected warning [%s] %s", warnings[i].rule,
-			    warnings[i].msg);
-	if (nr_dropped)
-		scn_check__(r, false, __FILE__, __LINE__, "no other warning",
-			    "%u more warnings dropped", nr_dropped);
-	nr_warnings = 0;
-	nr_dropped = 0;
-	pthread_mutex_unlock(&warn_lock);
+			    "%u more warnings dropped", dropped);
 
 	scn_live(&now);
 	scn_check__(r,

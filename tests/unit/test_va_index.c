@@ -7,14 +7,13 @@
  * GPUVM_TEST_SEED=<n> replays a random run; GPUVM_VA_INDEX_OPS=<n> changes
  * the length of the differential run (default 100000).
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <gpuvm/testing.h>
 #include "harness.h"
+#include "seed.h"
 #include "va_index.h"
 
 #define U64_MAX UINT64_MAX
@@ -33,21 +32,6 @@ static uint64_t rnd(void)
 	x ^= x >> 27;
 	rng_state = x;
 	return x * 0x2545f4914f6cdd1dull;
-}
-
-static uint64_t test_seed(void)
-{
-	const char *env = getenv("GPUVM_TEST_SEED");
-	uint64_t seed;
-
-	seed = env ? strtoull(env, NULL, 0) :
-		     (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
-	if (!seed)
-		seed = 1;
-	printf("# seed %" PRIu64 " (GPUVM_TEST_SEED=%" PRIu64 " replays)\n",
-	       seed, seed);
-	rng_state = seed;
-	return seed;
 }
 
 static void test_empty(void **state)
@@ -703,7 +687,7 @@ static void test_random_differential(void **state)
 	uintptr_t next_item = 1;
 	bool growing = true;
 
-	test_seed();
+	rng_state = harness_seed();
 	gpuvm_va_index_init(&idx);
 	for (op = 0; op < ops; op++) {
 		uint64_t a = random_addr(), len = 1 + rnd() % 64;
@@ -840,7 +824,7 @@ static void test_insert_fault_sweep(void **state)
 	unsigned int root_splits = 0;
 	uintptr_t n = 1;
 
-	test_seed();
+	rng_state = harness_seed();
 	gpuvm_va_index_init(&idx);
 	sweep_one(&idx, 1000, ITEM(n++)); /* the first leaf */
 	assert_int_equal(idx.height, 1);
@@ -918,7 +902,7 @@ static void test_reserve_makes_inserts_infallible(void **state)
 	unsigned int i, n = 8, cost, taken = 0, before, root_splits = 0;
 	uintptr_t id = 1;
 
-	test_seed();
+	rng_state = harness_seed();
 	gpuvm_va_index_init(&idx);
 	/* Even the first insert into an empty index. */
 	assert_int_equal(gpuvm_va_index_reserve(&idx, 1), 0);
