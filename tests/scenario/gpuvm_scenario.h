@@ -30,9 +30,11 @@
  * step that returns 0 without applying its op is reported
  * (SCN_RULE_STEP_NOT_APPLIED), as the Rust token types forbid it.
  *
- * Location: this is test tooling, not library API. It uses only the public
- * headers of libgpuvm, so it can be compiled into a driver's test program
- * (the example builds it from tests/scenario/gpuvm_scenario.c). It is not
+ * Location: this is test tooling, not library API. It uses the public
+ * headers and testing.h; its broken-design variants need the knobs that
+ * exist only in the internal static library, so a test program builds it
+ * from tests/scenario/gpuvm_scenario.c and tests/harness/warn_recorder.c
+ * and links that library (see tests/scenario/scenario_driver.c). It is not
  * installed: it models one client layer (the Rust abstraction) and carries
  * deliberately broken variants, neither of which belongs in the library.
  *
