@@ -7,7 +7,8 @@
  * the VA starts and ends relative to the request; a map request ends with
  * the MAP of the request itself. The step goes to a callback: the driver's
  * (gpuvm_sm_map), a recorder that copies it into a list (*_ops_create), or
- * a locker (*_exec_lock).
+ * a locker (*_exec_lock). The cases (A1..C3) and the madvise variant are
+ * described, with examples, in docs/split-merge.md.
  *
  * Deviation: empty requests (range 0) are refused with -EINVAL; the kernel
  * accepts them and produces degenerate steps.
@@ -78,7 +79,9 @@ static bool request_valid(struct gpuvm *gpuvm, uint64_t addr, uint64_t range)
 /*
  * The map walk. @madvise: only NULL-object VAs are split at the request's
  * edges, nothing is unmapped, and MAPs are emitted only where a split
- * leaves a piece inside the request.
+ * leaves a piece inside the request. Case labels: A/B/C = the VA starts
+ * at/before/after the request, 1/2/3 = it ends at/inside/after its end
+ * (docs/split-merge.md).
  */
 static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 		       void *priv, const struct gpuvm_map_req *req,
@@ -173,6 +176,8 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 	return emit_map(fn, priv, req_addr, req_range, req_obj, req_offset);
 }
 
+/* The unmap walk: the same cases, no early stop, no MAP, keep false
+ * (docs/split-merge.md, "Unmap requests"). */
 static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 			 void *priv, uint64_t req_addr, uint64_t req_range)
 {

@@ -49,8 +49,16 @@ static void walk_init(struct list_walk *w, struct gpuvm *gpuvm, enum vm_list l,
  * reference is dropped without a lock only while it cannot be the last;
  * otherwise the gpuva mutex is taken first, with a GEM reference held so
  * the object outlives its own mutex. What the driver sees is the same:
- * the vm_bo is destroyed right there. In staged mode the caller holds the
- * GEM's reservation (the walk locked it), as the kernel requires.
+ * the vm_bo is destroyed right there.
+ *
+ * Staged mode keeps the kernel's plain put. It is safe while the walk
+ * holds the GEM's reservation (it locked it), which is the case except
+ * when locking that very object failed (-EDEADLK, -EINTR, -ENOMEM): if
+ * every other reference was dropped meanwhile (a final put needs only the
+ * object's reservation without GPUVM_RESV_PROTECTED), walk_end() then
+ * destroys the vm_bo without it, as the kernel would, and the checker
+ * reports lock-not-held. Known and left as in the kernel: taking the
+ * reservation there could deadlock with the transaction that won.
  */
 static void walk_put(struct list_walk *w, struct gpuvm_bo *vm_bo)
 {

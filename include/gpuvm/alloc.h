@@ -27,32 +27,96 @@ typedef unsigned int gpuvm_gfp_t;
  * @size: bytes, may be 0 (returns a unique pointer)
  * @gfp: GPUVM_GFP_* flags
  *
- * Context: a blocking allocation (no GPUVM_GFP_NOWAIT) inside a fence
- * signalling section is reported by the debug checker.
- * Return: the memory, or NULL when out of memory or an injected fault fires.
+ * The caller owns the memory and frees it with gpuvm_kfree(). Every call
+ * counts for gpuvm_alloc_live() and for the armed fault injection
+ * (testing.h).
+ *
+ * Context: any thread, no lock needed. Without GPUVM_GFP_NOWAIT the
+ * allocation counts as one that may block (gpuvm_might_alloc()): the
+ * debug checker reports it inside a fence signalling section or while a
+ * signalling-safe lock is held. RCU read sections are not checked.
+ * Return: the memory, or NULL when out of memory or an injected fault
+ * fires.
+ * Kernel parity: a size of 0 gives a real, unique block, where the kernel
+ * returns ZERO_SIZE_PTR.
  */
 GPUVM_EXPORT void *gpuvm_kmalloc(size_t size, gpuvm_gfp_t gfp);
 
-/* gpuvm_kmalloc() of @n * @size bytes; NULL on multiplication overflow. */
+/**
+ * gpuvm_kmalloc_array() - allocate @n * @size bytes
+ * @n: number of elements
+ * @size: bytes per element
+ * @gfp: GPUVM_GFP_* flags
+ *
+ * As gpuvm_kmalloc(). A product that overflows is refused before the
+ * allocator is reached: it neither counts for fault injection nor is
+ * annotated for the checker.
+ *
+ * Context: as gpuvm_kmalloc().
+ * Return: the memory (owned by the caller), or NULL on overflow, when out
+ * of memory or when an injected fault fires.
+ */
 GPUVM_EXPORT void *gpuvm_kmalloc_array(size_t n, size_t size, gpuvm_gfp_t gfp);
 
 /**
  * gpuvm_krealloc_array() - resize an allocation to @n * @size bytes
+ * @ptr: memory from the gpuvm_k*alloc* family, or NULL (then this is
+ *       gpuvm_kmalloc_array() without GPUVM_GFP_ZERO)
+ * @n: number of elements
+ * @size: bytes per element
+ * @gfp: GPUVM_GFP_* flags; GPUVM_GFP_ZERO is ignored (grown memory is not
+ *       zeroed)
  *
- * On failure NULL is returned and @ptr is left untouched and still owned by
- * the caller. GPUVM_GFP_ZERO is not supported here.
+ * On success the contents up to the smaller size are kept and @ptr must
+ * not be used any more (a block that moved is freed without the debug
+ * poisoning).
+ * On failure @ptr is left untouched and still owned by the caller.
+ *
+ * Context: as gpuvm_kmalloc().
+ * Return: the resized memory (owned by the caller), or NULL on overflow of
+ * @n * @size, when out of memory or when an injected fault fires.
+ * Kernel parity: the kernel's krealloc_array() honours __GFP_ZERO and
+ * frees @ptr for a new size of 0; here a size of 0 keeps a one-byte block.
  */
 GPUVM_EXPORT void *gpuvm_krealloc_array(void *ptr, size_t n, size_t size,
 					gpuvm_gfp_t gfp);
 
-/* Free memory from the gpuvm_k*alloc* family; NULL is ignored. */
+/**
+ * gpuvm_kfree() - free memory of the gpuvm_k*alloc* family
+ * @ptr: the memory, or NULL (ignored)
+ *
+ * With poisoning on (gpuvm_alloc_poisoning()) the block is filled with
+ * GPUVM_POISON_FREE and quarantined before it is really freed. A double
+ * free is not detected.
+ *
+ * Context: any thread; never blocks on a fence and does not allocate, so
+ * it is allowed in a fence signalling section and an RCU read section.
+ * Takes the quarantine's internal mutex briefly when poisoning.
+ */
 GPUVM_EXPORT void gpuvm_kfree(void *ptr);
 
+/**
+ * gpuvm_kzalloc() - gpuvm_kmalloc() of zeroed memory
+ * @size: bytes, may be 0
+ * @gfp: GPUVM_GFP_* flags (GPUVM_GFP_ZERO is added)
+ *
+ * Context: as gpuvm_kmalloc().
+ * Return: as gpuvm_kmalloc().
+ */
 static inline void *gpuvm_kzalloc(size_t size, gpuvm_gfp_t gfp)
 {
 	return gpuvm_kmalloc(size, gfp | GPUVM_GFP_ZERO);
 }
 
+/**
+ * gpuvm_kcalloc() - gpuvm_kmalloc_array() of zeroed memory
+ * @n: number of elements
+ * @size: bytes per element
+ * @gfp: GPUVM_GFP_* flags (GPUVM_GFP_ZERO is added)
+ *
+ * Context: as gpuvm_kmalloc().
+ * Return: as gpuvm_kmalloc_array().
+ */
 static inline void *gpuvm_kcalloc(size_t n, size_t size, gpuvm_gfp_t gfp)
 {
 	return gpuvm_kmalloc_array(n, size, gfp | GPUVM_GFP_ZERO);
@@ -76,7 +140,13 @@ static inline void *gpuvm_kcalloc(size_t n, size_t size, gpuvm_gfp_t gfp)
 #define GPUVM_POISON_INT ((int)0xa5a5a5a5u)
 #define GPUVM_POISON_PTR ((void *)(uintptr_t)0xa5a5a5a5a5a5a5a5ull)
 
-/* Whether gpuvm_kfree() currently poisons and quarantines. */
+/**
+ * gpuvm_alloc_poisoning() - whether gpuvm_kfree() poisons and quarantines
+ *
+ * Context: any thread; lock-free.
+ * Return: true while the debug checker is on in a build without
+ * AddressSanitizer; it follows gpuvm_debug_enable() at run time.
+ */
 GPUVM_EXPORT bool gpuvm_alloc_poisoning(void);
 
 GPUVM_END_DECLS

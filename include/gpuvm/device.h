@@ -32,12 +32,14 @@
  * owner of the devres may therefore free whatever the release callback
  * touches as soon as the drop returns.
  *
- * Locking: unbind runs the release callbacks without any library lock
- * held. For the debug checker, a bound scope is a read-side acquisition of
- * the device (lock class "gpuvm_device") and unbind a write-side one: what
- * a release callback takes is ordered after the device, so a thread that
- * holds such a lock while it unbinds (or while a devres drop waits for an
- * unbind) is reported as a lock-order inversion. Never unbind from inside
+ * Locking: unbind runs the release callbacks with no lock held except
+ * the device's own bind/unbind serialisation, so a release callback must
+ * not bind, unbind or finalise its device. For the debug checker, a bound
+ * scope is a read-side acquisition of the device (lock class
+ * "gpuvm_device") and unbind a write-side one: what a release callback
+ * takes is ordered after the device, so a thread that holds such a lock
+ * while it unbinds (or while a devres drop waits for an unbind) is
+ * reported as a lock-order inversion. Never unbind from inside
  * a bound scope of the same device: that waits for itself.
  *
  * Threads and liburcu. Readers and revocation use liburcu's urcu-memb
@@ -54,8 +56,7 @@
  *    detects the unbind case, warns and refuses with -EDEADLK);
  *  - an application thread that registered itself with urcu-memb must say
  *    so with gpuvm_rcu_external_thread() (rcu.h) before its first libgpuvm
- *    call,
- *    or it would be registered twice.
+ *    call, or it would be registered twice.
  */
 #ifndef GPUVM_DEVICE_H
 #define GPUVM_DEVICE_H
@@ -124,71 +125,120 @@ struct gpuvm_device_bound {
 
 /**
  * gpuvm_device_init() - initialise @dev, unbound, generation 0
+ * @dev: the device; its previous contents are ignored
  * @name: for reports (may be NULL); must outlive @dev
  *
- * Context: any; does not allocate, cannot fail.
+ * Context: any thread, before @dev is shared; does not allocate, cannot
+ * fail.
  */
 GPUVM_EXPORT void gpuvm_device_init(struct gpuvm_device *dev, const char *name);
 
 /**
  * gpuvm_device_fini() - finalise @dev
+ * @dev: the device
  *
  * A device that is still bound is reported (GPUVM_RULE_DEVICE_FINI) and
- * unbound first; DMA mappings still live are reported too (and leaked).
- * Context: may block (as gpuvm_device_unbind()).
+ * unbound first. DMA mappings still live are reported too; their registry
+ * entries are leaked and stay counted by gpuvm_dma_mappings_live().
+ *
+ * Context: may block (as gpuvm_device_unbind()); not inside a bound scope
+ * of @dev nor an RCU read-side section. Nothing may use @dev concurrently
+ * or afterwards: every devres handle must have been dropped before.
  */
 GPUVM_EXPORT void gpuvm_device_fini(struct gpuvm_device *dev);
 
 /**
  * gpuvm_device_bind() - bind a driver to @dev
+ * @dev: the device
  *
  * Starts a new binding: the generation is incremented and bound scopes can
  * be entered.
- * Context: may block while an unbind of @dev runs.
+ *
+ * Context: does not allocate; may block while an unbind of @dev runs (so
+ * never from one of its release callbacks: that deadlocks).
  * Return: 0, or -EBUSY when @dev is already bound.
  */
 GPUVM_EXPORT int gpuvm_device_bind(struct gpuvm_device *dev);
 
 /**
  * gpuvm_device_unbind() - unbind the driver from @dev
+ * @dev: the device
  *
  * From the start no bound scope can be entered any more. Then waits until
  * every bound scope has been left, releases the device resources in
  * reverse order of registration (each devres: revoke, wait for a grace
- * period, release), and checks that no DMA mapping of this binding is
- * left (GPUVM_RULE_DEVICE_DMA_LEAK otherwise). Concurrent unbinds are
- * serialised; the later one finds @dev unbound.
+ * period, release; a devm action: run it; one that a drop on another
+ * thread is releasing: wait for that), and checks that no DMA mapping of
+ * this binding is left (GPUVM_RULE_DEVICE_DMA_LEAK otherwise). Concurrent
+ * unbinds are serialised; the later one finds @dev unbound. For the
+ * debug checker this takes the device's lock class for writing.
  *
- * Context: may block; not inside a bound scope of @dev nor inside an RCU
- * read-side section (both reported, -EDEADLK); locks the callbacks need
- * must not be held.
- * Return: 0, -ENXIO when @dev was not bound, -EDEADLK as said.
+ * Context: may block; not inside a bound scope of @dev (reported as
+ * GPUVM_RULE_DEVICE_TOKEN) nor an RCU read-side section (reported as
+ * GPUVM_RULE_DEVICE_RCU); locks the release callbacks take must not be
+ * held. Allocates nothing itself. The callbacks run on this thread.
+ * Return: 0; -EDEADLK (nothing done) for the two reported cases, checked
+ * first; -ENXIO when @dev was not bound.
  */
 GPUVM_EXPORT int gpuvm_device_unbind(struct gpuvm_device *dev);
 
-/* Whether @dev is bound and not unbinding (a snapshot). */
+/**
+ * gpuvm_device_is_bound() - whether @dev is bound and not unbinding
+ * @dev: the device
+ *
+ * Context: any thread; takes @dev's internal mutex briefly.
+ * Return: true while bound and no unbind has started (a snapshot).
+ */
 GPUVM_EXPORT bool gpuvm_device_is_bound(struct gpuvm_device *dev);
 
-/* The generation of the current or last binding (0: never bound). */
+/**
+ * gpuvm_device_generation() - the bind generation of @dev
+ * @dev: the device
+ *
+ * Context: any thread; takes @dev's internal mutex briefly.
+ * Return: the generation of the current or last binding (0: never bound).
+ */
 GPUVM_EXPORT uint64_t gpuvm_device_generation(struct gpuvm_device *dev);
 
 /**
  * gpuvm_device_bound_enter() - enter a bound scope of @dev
+ * @dev: the device
  * @bound: the token, filled on success; left on the same thread with
  *         gpuvm_device_bound_exit()
  *
- * Scopes nest and any number of threads may be inside one.
- * Context: any; does not block.
+ * Scopes nest and any number of threads may be inside one. For the debug
+ * checker the scope is a read-side trylock of the device's lock class.
+ *
+ * Context: any thread; never waits for an unbind (takes @dev's internal
+ * mutex briefly); does not allocate.
  * Return: 0, or -ENXIO when @dev is not bound or an unbind has started
  * (@bound->dev is then NULL).
  */
 GPUVM_EXPORT int gpuvm_device_bound_enter(struct gpuvm_device *dev,
 					  struct gpuvm_device_bound *bound);
 
-/* Leave the bound scope @bound; a waiting unbind may then proceed. */
+/**
+ * gpuvm_device_bound_exit() - leave a bound scope
+ * @bound: the token of a successful gpuvm_device_bound_enter()
+ *
+ * Scopes may be left in any order; @bound->dev is NULL afterwards. When
+ * the last scope is left, a waiting unbind proceeds. A token that is not
+ * entered (left already, or its enter failed) is reported
+ * (GPUVM_RULE_DEVICE_TOKEN) and ignored.
+ *
+ * Context: the thread that entered the scope; does not block (takes the
+ * device's internal mutex briefly) or allocate.
+ */
 GPUVM_EXPORT void gpuvm_device_bound_exit(struct gpuvm_device_bound *bound);
 
-/* Number of device resources registered on @dev (a snapshot). */
+/**
+ * gpuvm_device_devres_count() - number of device resources on @dev
+ * @dev: the device
+ *
+ * Context: any thread; takes @dev's internal mutex briefly.
+ * Return: the resources on @dev's list, devm actions included, that no
+ * unbind or drop has taken off yet (a snapshot).
+ */
 GPUVM_EXPORT unsigned long gpuvm_device_devres_count(struct gpuvm_device *dev);
 
 /* ---- revocable ---------------------------------------------------------- */
@@ -210,35 +260,68 @@ struct gpuvm_revocable {
 	int available;
 };
 
-/* Initialise @rev with @data, not revoked. Does not allocate. */
+/**
+ * gpuvm_revocable_init() - initialise @rev, not revoked
+ * @rev: the revocable
+ * @data: the data; should not be NULL (see gpuvm_revocable_try_access())
+ * @release: called with @data by the revocation (may be NULL)
+ *
+ * Context: any thread, before @rev is shared; does not allocate.
+ */
 GPUVM_EXPORT void gpuvm_revocable_init(struct gpuvm_revocable *rev, void *data,
 				       void (*release)(void *data));
 
 /**
  * gpuvm_revocable_try_access() - get the data unless it was revoked
+ * @rev: the revocable
  *
- * Context: any thread (registered with liburcu automatically). Do not
- * block for long, revoke, unbind or drop a devres before the matching
- * gpuvm_revocable_end_access().
+ * Enters an RCU read-side section and keeps it only when the data is
+ * still available. Sections nest.
+ *
+ * Context: any thread (registered with liburcu automatically), also in a
+ * fence signalling section; does not block. Until the matching
+ * gpuvm_revocable_end_access(), do not sleep for long, revoke, unbind, drop
+ * a devres or exit the thread.
  * Return: the data, inside a read-side section that
  * gpuvm_revocable_end_access() ends; NULL once revoked (no section then).
+ * A NULL @data therefore cannot be told from a revoked one, and its
+ * section would be left open.
  */
 GPUVM_EXPORT void *gpuvm_revocable_try_access(struct gpuvm_revocable *rev);
 
-/* End the section of a successful gpuvm_revocable_try_access(). */
+/**
+ * gpuvm_revocable_end_access() - end a successful access
+ * @rev: the revocable gpuvm_revocable_try_access() returned data of
+ *
+ * Context: the thread inside the read-side section; does not block.
+ */
 GPUVM_EXPORT void gpuvm_revocable_end_access(struct gpuvm_revocable *rev);
 
 /**
  * gpuvm_revocable_revoke() - revoke, wait for readers, release
+ * @rev: the revocable
  *
- * Context: may block (a grace period); not inside a read-side section.
+ * Marks the data revoked, waits for a grace period, then calls @release on
+ * this thread.
+ *
+ * Context: may block (a grace period); not inside an RCU read-side
+ * section; does not allocate.
  * Return: true when this call revoked the data (and released it), false
- * when it was revoked already.
+ * when it was revoked already (nothing is waited for then).
  */
 GPUVM_EXPORT bool gpuvm_revocable_revoke(struct gpuvm_revocable *rev);
 
-/* As gpuvm_revocable_revoke() without waiting for readers: the caller
- * guarantees there are none. Does not block. */
+/**
+ * gpuvm_revocable_revoke_nosync() - revoke and release without waiting
+ * @rev: the revocable
+ *
+ * As gpuvm_revocable_revoke() without the grace period: the caller
+ * guarantees that no reader is inside a section of @rev.
+ *
+ * Context: does not block (beyond what @release does) or allocate.
+ * Return: true when this call revoked the data (and released it), false
+ * when it was revoked already.
+ */
 GPUVM_EXPORT bool gpuvm_revocable_revoke_nosync(struct gpuvm_revocable *rev);
 
 /* ---- device resources --------------------------------------------------- */
@@ -248,7 +331,7 @@ struct gpuvm_devres;
 /**
  * gpuvm_devres_new() - register @data as a resource of the bound device
  * @bound: a bound scope of the device
- * @data: the resource
+ * @data: the resource; should not be NULL (see gpuvm_devres_try_access())
  * @release: releases @data, exactly once: at unbind, at
  *           gpuvm_devres_drop(), or right here when the registration
  *           fails (may be NULL)
@@ -256,12 +339,14 @@ struct gpuvm_devres;
  * Ownership of @data passes to the devres in every case (like
  * devm_add_action_or_reset()): on failure @release(@data) has run when the
  * call returns. The caller owns the returned handle and must drop it with
- * gpuvm_devres_drop(), also after an unbind.
+ * gpuvm_devres_drop(), also after an unbind, and before the device is
+ * finalised.
  *
- * Context: allocates; may block.
- * Return: the handle, or an error pointer: -ENXIO when @bound is not a
- * live bound scope (reported as GPUVM_RULE_DEVICE_TOKEN when it was left
- * already), -ENOMEM.
+ * Context: allocates (may block: not in a fence signalling section); takes
+ * the device's internal mutex briefly.
+ * Return: the handle, or an error pointer: -ENXIO when @bound is not an
+ * entered scope (left, or its enter failed; reported as
+ * GPUVM_RULE_DEVICE_TOKEN), -ENOMEM.
  */
 GPUVM_EXPORT struct gpuvm_devres *
 gpuvm_devres_new(const struct gpuvm_device_bound *bound, void *data,
@@ -269,57 +354,78 @@ gpuvm_devres_new(const struct gpuvm_device_bound *bound, void *data,
 
 /**
  * gpuvm_devres_access() - the data, for a caller inside a bound scope
+ * @devres: the handle; the caller must not drop it concurrently
  * @bound: a bound scope of the device @devres belongs to
  *
  * The bound scope keeps the data alive, so no read-side section is needed
  * and the pointer stays valid until the scope is left.
  *
- * Deviation (hardened): the kernel compares only the device; here the
- * bind generation must match too, so a devres from an earlier binding of
- * the same device (revoked by that unbind) is refused instead of handing
- * out released data.
- *
- * Return: the data, or an error pointer: -EINVAL when @bound is a scope of
- * another device, -ENXIO when @bound is not live or @devres belongs to an
- * earlier binding.
+ * Context: any thread; lock-free, does not block or allocate.
+ * Return: the data, or an error pointer: -ENXIO when @bound is not an
+ * entered scope (reported as GPUVM_RULE_DEVICE_TOKEN) or @devres belongs
+ * to an earlier binding, -EINVAL when @bound is a scope of another device.
+ * Kernel parity: the kernel compares only the device; here the bind
+ * generation must match too, so a devres from an earlier binding of the
+ * same device (released by that unbind) is refused instead of handing out
+ * released data.
  */
 GPUVM_EXPORT void *gpuvm_devres_access(const struct gpuvm_devres *devres,
 				       const struct gpuvm_device_bound *bound);
 
 /**
  * gpuvm_devres_try_access() - the data, for a caller without a bound scope
+ * @devres: the handle
  *
  * As gpuvm_revocable_try_access(): on success the caller is inside a
  * read-side section that gpuvm_devres_end_access() ends.
- * Return: the data, or NULL once unbind (or drop) revoked it.
+ *
+ * Context: as gpuvm_revocable_try_access().
+ * Return: the data, or NULL once unbind (or drop) revoked it (no section
+ * then).
  */
 GPUVM_EXPORT void *gpuvm_devres_try_access(struct gpuvm_devres *devres);
 
-/* End the section of a successful gpuvm_devres_try_access(). */
+/**
+ * gpuvm_devres_end_access() - end a successful gpuvm_devres_try_access()
+ * @devres: the handle
+ *
+ * Context: the thread inside the read-side section; does not block.
+ */
 GPUVM_EXPORT void gpuvm_devres_end_access(struct gpuvm_devres *devres);
 
 /**
- * gpuvm_devres_drop() - drop the owner's handle (NULL is ignored)
+ * gpuvm_devres_drop() - drop the owner's handle
+ * @devres: the handle, or NULL (ignored)
  *
- * If the data was not revoked yet, it is revoked and released here and
- * the resource leaves the device's list. If an unbind on another thread
- * is releasing it right now, waits until that release has finished. When
+ * If the data was not revoked yet, it is revoked and released right here,
+ * without waiting for a grace period (the caller guarantees that no thread
+ * is inside gpuvm_devres_try_access() of @devres), and the resource leaves
+ * the device's list. If an unbind on another thread is releasing it at
+ * that moment, waits until that release has finished (for the debug
+ * checker, a write-side acquisition of the device's lock class). When
  * this returns the data has been released and @devres is gone.
  *
- * Context: may block (see above); not inside a read-side section, and
- * without holding locks the release callback takes.
+ * Context: may block (see above); does not allocate. Not inside an RCU
+ * read-side section (reported as GPUVM_RULE_DEVICE_RCU when it has to
+ * wait, which may then deadlock), and without holding locks the release
+ * callback or the callbacks of a concurrent unbind take.
  */
 GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres);
 
 /**
  * gpuvm_devm_add_action_or_reset() - run @action(@data) at unbind
  * @bound: a bound scope of the device
+ * @action: the action (may be NULL)
+ * @data: passed to @action
  *
  * A fire-and-forget resource: no handle, released at unbind in reverse
- * order with the other device resources. On failure @action(@data) runs
- * before the call returns.
- * Context: allocates; may block.
- * Return: 0, -ENXIO (@bound not live), -ENOMEM.
+ * order with the other device resources, without a grace period (it has
+ * no readers). On failure @action(@data) runs before the call returns.
+ *
+ * Context: allocates (may block: not in a fence signalling section); takes
+ * the device's internal mutex briefly.
+ * Return: 0, -ENXIO (@bound not an entered scope; reported as
+ * GPUVM_RULE_DEVICE_TOKEN), -ENOMEM.
  */
 GPUVM_EXPORT int
 gpuvm_devm_add_action_or_reset(const struct gpuvm_device_bound *bound,
@@ -363,11 +469,25 @@ enum gpuvm_dma_data_direction {
 	GPUVM_DMA_NONE = 3,
 };
 
+/**
+ * gpuvm_sg_dma_address() - the device address of a segment
+ * @sg: the segment
+ *
+ * Context: any; reads @sg only.
+ * Return: the address while the table is mapped, else 0.
+ */
 static inline uint64_t gpuvm_sg_dma_address(const struct gpuvm_scatterlist *sg)
 {
 	return sg->dma_address;
 }
 
+/**
+ * gpuvm_sg_dma_len() - the mapped length of a segment
+ * @sg: the segment
+ *
+ * Context: any; reads @sg only.
+ * Return: the length in bytes while the table is mapped, else 0.
+ */
 static inline unsigned int gpuvm_sg_dma_len(const struct gpuvm_scatterlist *sg)
 {
 	return sg->dma_length;
@@ -385,25 +505,52 @@ static inline unsigned int gpuvm_sg_dma_len(const struct gpuvm_scatterlist *sg)
 
 /**
  * gpuvm_sg_alloc_table() - allocate @nents zeroed segments for @sgt
+ * @sgt: the table; its previous contents are overwritten, not freed
+ * @nents: number of segments; 0 gives an empty table
  *
- * Context: allocates. Return: 0 or -ENOMEM (@sgt is then empty).
+ * The table is not mapped (@sgt->nents is 0). Free it with
+ * gpuvm_sg_free_table().
+ *
+ * Context: allocates (may block: not in a fence signalling section).
+ * Return: 0 or -ENOMEM (@sgt is then empty).
+ * Kernel parity: no gfp argument and never a chained table; @nents 0 is
+ * accepted, where the kernel's sg_alloc_table() returns -EINVAL.
  */
 GPUVM_EXPORT int gpuvm_sg_alloc_table(struct gpuvm_sg_table *sgt,
 				      unsigned int nents);
 
-/* Free the segments of @sgt (not @sgt itself); @sgt is empty afterwards. */
+/**
+ * gpuvm_sg_free_table() - free the segments of @sgt
+ * @sgt: the table (not freed itself); empty afterwards; an empty table is
+ *       fine
+ *
+ * Does not unmap: unmap with gpuvm_dma_unmap_sgtable() first, or the
+ * device's registry keeps a live mapping of a freed table.
+ *
+ * Context: any thread; does not block or allocate.
+ */
 GPUVM_EXPORT void gpuvm_sg_free_table(struct gpuvm_sg_table *sgt);
 
 /**
  * gpuvm_dma_map_sgtable() - map @sgt for DMA by @dev
+ * @dev: the device
+ * @sgt: the table; every one of its @sgt->orig_nents segments is mapped
  * @dir: the direction (recorded)
  * @attrs: DMA attributes (ignored)
  *
- * Gives every segment a device address and records the mapping in @dev's
- * registry, tagged with the current bind generation.
- * Context: allocates; @dev bound (or unbinding, for code still inside a
- * bound scope).
- * Return: 0, -ENXIO when @dev is not bound, -ENOMEM.
+ * Gives every segment a device address of its own (never reused for @dev;
+ * segments are not merged, so @sgt->nents becomes @sgt->orig_nents) and
+ * records the mapping in @dev's registry, tagged with the current bind
+ * generation. Mapping a mapped table again is not detected: it gets new
+ * addresses and a second registry entry.
+ *
+ * Context: allocates (may block: not in a fence signalling section);
+ * takes @dev's internal mutex briefly; @dev bound, or unbinding but not
+ * yet releasing its resources (code still inside a bound scope).
+ * Return: 0, -ENXIO when @dev is not bound (nor waiting for its bound
+ * scopes in an unbind), -ENOMEM.
+ * Kernel parity: the kernel does not look at the driver binding and may
+ * merge segments (fewer @nents than @orig_nents).
  */
 GPUVM_EXPORT int gpuvm_dma_map_sgtable(struct gpuvm_device *dev,
 				       struct gpuvm_sg_table *sgt,
@@ -412,9 +559,19 @@ GPUVM_EXPORT int gpuvm_dma_map_sgtable(struct gpuvm_device *dev,
 
 /**
  * gpuvm_dma_unmap_sgtable() - undo gpuvm_dma_map_sgtable()
+ * @dev: the device @sgt was mapped for
+ * @sgt: the mapped table; its segments' DMA addresses and lengths and
+ *       @sgt->nents are reset to 0
+ * @dir: the direction (not checked against the mapping's)
+ * @attrs: DMA attributes (ignored)
  *
- * Allowed after unbind. Unmapping a table that is not mapped for @dev is
- * reported (GPUVM_RULE_DMA_UNMAP) and ignored.
+ * Allowed in any state of @dev, also after unbind. Unmapping a table that
+ * is not mapped for @dev is reported (GPUVM_RULE_DMA_UNMAP) and ignored.
+ *
+ * Context: any thread; takes @dev's internal mutex briefly; does not
+ * allocate (frees the registry entry).
+ * Kernel parity: a direction that differs from the mapping's is not
+ * reported (the kernel's DMA-API debugging reports it).
  */
 GPUVM_EXPORT void gpuvm_dma_unmap_sgtable(struct gpuvm_device *dev,
 					  struct gpuvm_sg_table *sgt,
@@ -423,23 +580,65 @@ GPUVM_EXPORT void gpuvm_dma_unmap_sgtable(struct gpuvm_device *dev,
 
 /* ---- the DMA-mapping registry (queries for tests and drivers) ----------- */
 
-/* Live DMA mappings of @dev. */
+/**
+ * gpuvm_device_dma_mappings() - live DMA mappings of @dev
+ * @dev: the device
+ *
+ * Context: any thread; takes @dev's internal mutex briefly.
+ * Return: the mappings of every binding not unmapped yet (a snapshot).
+ */
 GPUVM_EXPORT unsigned long gpuvm_device_dma_mappings(struct gpuvm_device *dev);
 
-/* Live DMA mappings of @dev made during binding @generation. */
+/**
+ * gpuvm_device_dma_mappings_gen() - live DMA mappings of one binding
+ * @dev: the device
+ * @generation: the bind generation (gpuvm_device_generation())
+ *
+ * Context: any thread; takes @dev's internal mutex briefly.
+ * Return: the live mappings of @dev made during binding @generation.
+ */
 GPUVM_EXPORT unsigned long
 gpuvm_device_dma_mappings_gen(struct gpuvm_device *dev, uint64_t generation);
 
-/* Whether @sgt is mapped for @dev. */
+/**
+ * gpuvm_device_dma_is_mapped() - whether @sgt is mapped for @dev
+ * @dev: the device
+ * @sgt: the table (only its address is compared)
+ *
+ * Context: any thread; takes @dev's internal mutex briefly.
+ * Return: true while the registry of @dev holds a mapping of @sgt.
+ */
 GPUVM_EXPORT bool gpuvm_device_dma_is_mapped(struct gpuvm_device *dev,
 					     const struct gpuvm_sg_table *sgt);
 
-/* Successful gpuvm_dma_map_sgtable() / _unmap_ calls on @dev so far. */
+/**
+ * gpuvm_device_dma_map_calls() - successful map calls on @dev
+ * @dev: the device
+ *
+ * Context: any thread; takes @dev's internal mutex briefly.
+ * Return: the number of successful gpuvm_dma_map_sgtable() calls on @dev
+ * since gpuvm_device_init().
+ */
 GPUVM_EXPORT unsigned long gpuvm_device_dma_map_calls(struct gpuvm_device *dev);
+
+/**
+ * gpuvm_device_dma_unmap_calls() - successful unmap calls on @dev
+ * @dev: the device
+ *
+ * Context: any thread; takes @dev's internal mutex briefly.
+ * Return: the number of gpuvm_dma_unmap_sgtable() calls on @dev that
+ * found a mapping, since gpuvm_device_init().
+ */
 GPUVM_EXPORT unsigned long
 gpuvm_device_dma_unmap_calls(struct gpuvm_device *dev);
 
-/* Live DMA mappings of all devices of the process. */
+/**
+ * gpuvm_dma_mappings_live() - live DMA mappings of every device
+ *
+ * Context: any thread; lock-free.
+ * Return: the mappings of all devices of the process not unmapped yet,
+ * including those gpuvm_device_fini() leaked.
+ */
 GPUVM_EXPORT long gpuvm_dma_mappings_live(void);
 
 GPUVM_END_DECLS

@@ -63,7 +63,8 @@ GPUVM_BEGIN_DECLS
  * @objects: the tracked objects, in locking order; each entry owns a
  *           reference
  * @contended: the object whose lock reported contention (owns a
- *             reference), NULL, or GPUVM_EXEC_DUMMY before the loop
+ *             reference), NULL, or GPUVM_EXEC_DUMMY before the loop and
+ *             after gpuvm_exec_fini()
  * @prelocked: the contended object once it was locked at the start of the
  *             next pass and until the body locks it again (owns a
  *             reference besides its entry in @objects)
@@ -81,8 +82,15 @@ struct gpuvm_exec {
 };
 
 /**
- * gpuvm_exec_obj() - the @index-th locked object of @exec, or NULL past
- * the end
+ * gpuvm_exec_obj() - the @index-th locked object of @exec
+ * @exec: the exec object
+ * @index: position in locking order, from 0
+ *
+ * No reference is taken: the entry's own keeps the object alive while it
+ * is tracked.
+ *
+ * Context: the thread that owns @exec; no lock.
+ * Return: the object, or NULL when @index is not below @exec->num_objects.
  */
 static inline struct gpuvm_gem_object *gpuvm_exec_obj(struct gpuvm_exec *exec,
 						      unsigned long index)
@@ -117,6 +125,8 @@ static inline struct gpuvm_gem_object *gpuvm_exec_obj(struct gpuvm_exec *exec,
 
 /**
  * gpuvm_exec_init() - initialise @exec
+ * @exec: the exec object; its previous contents are ignored (finish a
+ *        used one with gpuvm_exec_fini() first)
  * @flags: GPUVM_EXEC_INTERRUPTIBLE_WAIT and/or GPUVM_EXEC_IGNORE_DUPLICATES
  * @nr: expected number of objects, a size hint; 0 means one page worth of
  *      pointers (512 on 64-bit)
@@ -125,44 +135,57 @@ static inline struct gpuvm_gem_object *gpuvm_exec_obj(struct gpuvm_exec *exec,
  * here: the first lock then tries again and returns -ENOMEM if it fails.
  * The ticket is initialised only when the loop is entered.
  *
- * Context: may allocate (blocking).
+ * Context: the thread that will run the loop; allocates (may block: not
+ * in a fence signalling section).
  */
 GPUVM_EXPORT void gpuvm_exec_init(struct gpuvm_exec *exec, uint32_t flags,
 				  unsigned int nr);
 
 /**
  * gpuvm_exec_fini() - unlock everything and release @exec
+ * @exec: the exec object
  *
  * Unlocks every tracked object, newest first, and drops its references
  * (unlock always before the drop, so an object may be freed by it), drops
  * the reference on a pending contended object, frees the array, and
  * finishes the ticket if the loop was ever entered. Valid at any point:
- * after the loop, after breaking out of it, or without entering it.
+ * after the loop, after breaking out of it, or without entering it; a
+ * second call does nothing. @exec needs gpuvm_exec_init() before reuse.
+ *
+ * Context: the thread that owns @exec; does not block or allocate. A
+ * dropped reference may be an object's last: its free callback runs here.
  */
 GPUVM_EXPORT void gpuvm_exec_fini(struct gpuvm_exec *exec);
 
 /**
  * gpuvm_exec_cleanup() - the loop condition of gpuvm_exec_until_all_locked()
+ * @exec: the exec object
  *
  * On the first call, initialises the ticket and returns true. After a pass
  * that hit contention, unlocks everything and returns true (run the body
  * again; the contended object is locked by the next lock call). After a
  * pass without contention, marks the end of the acquire phase
  * (gpuvm_ww_acquire_done()) and returns false, leaving everything locked.
+ * Called by the loop macro, not directly.
  *
+ * Context: the thread that owns @exec; does not block or allocate.
  * Return: whether to run the body (again).
  */
 GPUVM_EXPORT bool gpuvm_exec_cleanup(struct gpuvm_exec *exec);
 
 /**
  * gpuvm_exec_lock_obj() - lock @obj->resv and track @obj
+ * @exec: the exec object
+ * @obj: the object; the exec takes its own reference
  *
  * Locks the pending contended object first, if any. Must be called inside
  * the loop body, followed by gpuvm_exec_retry_on_contention() before the
  * result is looked at.
  *
- * Context: may block (interruptibly with GPUVM_EXEC_INTERRUPTIBLE_WAIT);
- * may allocate.
+ * Context: the thread that owns @exec; may block (interruptibly with
+ * GPUVM_EXEC_INTERRUPTIBLE_WAIT); allocates when the object array is full
+ * (may block). Not in a fence signalling section; no reservation lock may
+ * be held outside the ticket.
  * Return:
  *  * 0 - @obj is locked and tracked once, with a reference of the exec.
  *    Also returned for an object already locked by @exec with
@@ -174,25 +197,44 @@ GPUVM_EXPORT bool gpuvm_exec_cleanup(struct gpuvm_exec *exec);
  *  * -EINTR - an interruptible wait was interrupted (only with
  *    GPUVM_EXEC_INTERRUPTIBLE_WAIT); the contention, if any, is cleared.
  *    Leave the loop and call gpuvm_exec_fini().
- *  * -ENOMEM - growing the object array failed; @obj is not locked.
+ *  * -ENOMEM - growing the object array failed; @obj is not locked. When
+ *    this happens to the pending contended object, that one is dropped
+ *    unlocked and the contention cleared, as for -EINTR.
+ *  * -EINVAL - called outside the loop (reported as
+ *    GPUVM_RULE_EXEC_OUTSIDE_LOOP); nothing is locked.
+ *  * -EDEADLK also when the body went on locking after a contention
+ *    without restarting (reported as GPUVM_RULE_EXEC_CONTENTION_IGNORED);
+ *    nothing is locked and the contention stays pending.
  */
 GPUVM_EXPORT int gpuvm_exec_lock_obj(struct gpuvm_exec *exec,
 				     struct gpuvm_gem_object *obj);
 
 /**
  * gpuvm_exec_unlock_obj() - unlock a tracked object early
+ * @exec: the exec object
+ * @obj: the object
  *
  * Searches the tracked objects newest first (meant for recently locked
  * objects), unlocks @obj->resv, removes the entry keeping the order of the
  * others, and drops the entry's reference. Does nothing when @obj is not
- * tracked. Unlike the kernel, unlocking the prelocked object also forgets
- * that it is prelocked, so a later gpuvm_exec_lock_obj() locks it again.
+ * tracked.
+ *
+ * Context: the thread that owns @exec; does not block or allocate. The
+ * dropped reference may be @obj's last: its free callback runs here.
+ * Kernel parity: unlocking the prelocked object also forgets that it is
+ * prelocked (dropping that reference too), so a later
+ * gpuvm_exec_lock_obj() locks it again; the kernel keeps it marked and
+ * would then return 0 without locking it.
  */
 GPUVM_EXPORT void gpuvm_exec_unlock_obj(struct gpuvm_exec *exec,
 					struct gpuvm_gem_object *obj);
 
 /**
  * gpuvm_exec_prepare_obj() - lock @obj and reserve @num_fences fence slots
+ * @exec: the exec object
+ * @obj: the object
+ * @num_fences: fence slots to reserve in @obj->resv (0 reserves one, as
+ *              gpuvm_dma_resv_reserve_fences() does)
  *
  * With GPUVM_EXEC_IGNORE_DUPLICATES, a duplicate reserves again (the
  * reservations add up). If the reservation fails, @obj is unlocked and
@@ -208,8 +250,12 @@ GPUVM_EXPORT int gpuvm_exec_prepare_obj(struct gpuvm_exec *exec,
 
 /**
  * gpuvm_exec_prepare_array() - gpuvm_exec_prepare_obj() on each of @objects
+ * @exec: the exec object
+ * @objects: the objects, in locking order
  * @num_objects: number of entries in @objects
+ * @num_fences: fence slots to reserve in each object's resv
  *
+ * Context: as gpuvm_exec_lock_obj().
  * Return: 0, or the first non-zero result (the remaining objects are not
  * attempted).
  */
@@ -218,13 +264,32 @@ GPUVM_EXPORT int gpuvm_exec_prepare_array(struct gpuvm_exec *exec,
 					  unsigned int num_objects,
 					  unsigned int num_fences);
 
-/* Whether the last lock reported contention not yet handled. */
+/**
+ * gpuvm_exec_is_contended() - whether a contention is pending
+ * @exec: the exec object
+ *
+ * Context: the thread that owns @exec; no lock.
+ * Return: true when the last lock reported contention not yet handled,
+ * and also before the loop was entered and after gpuvm_exec_fini()
+ * (@exec->contended is GPUVM_EXEC_DUMMY then), as in the kernel.
+ */
 static inline bool gpuvm_exec_is_contended(struct gpuvm_exec *exec)
 {
 	return exec->contended != NULL;
 }
 
-/* The acquire context, to lock further ww mutexes in the same transaction. */
+/**
+ * gpuvm_exec_ticket() - the acquire context of @exec
+ * @exec: the exec object
+ *
+ * For locking further ww mutexes in the same transaction. Locks taken
+ * through it directly are not tracked by @exec: the caller unlocks them
+ * before gpuvm_exec_fini() finishes the ticket.
+ *
+ * Context: the thread that owns @exec; no lock.
+ * Return: &@exec->ticket, initialised from the first loop condition until
+ * gpuvm_exec_fini().
+ */
 static inline struct gpuvm_ww_acquire_ctx *
 gpuvm_exec_ticket(struct gpuvm_exec *exec)
 {

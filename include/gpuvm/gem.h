@@ -109,7 +109,7 @@ gpuvm_gem_object_init(struct gpuvm_gem_object *obj,
  * @funcs: driver callbacks (may be NULL); must outlive @obj
  * @size: the object's size
  * @resv: the reservation @obj->resv points at, typically the VM's
- *        (gpuvm_resv()) for a VM-private buffer
+ *        (gpuvm_resv()) for a VM-private buffer; NULL: the embedded one
  *
  * As gpuvm_gem_object_init(), but @obj->resv points at @resv. The embedded
  * reservation is still initialised and finalised, it is just not used.
@@ -129,45 +129,74 @@ gpuvm_gem_object_init_shared_resv(struct gpuvm_gem_object *obj,
 
 /**
  * gpuvm_gem_gpuva_init() - (re)initialise the gpuva list of @obj
+ * @obj: the object
  *
  * gpuvm_gem_object_init() already calls it; it exists for drivers ported
- * from kernels that called drm_gem_gpuva_init() themselves. Must not be
- * called while vm_bo's are linked. Does not touch @obj->gpuva.lock.
+ * from kernels that called drm_gem_gpuva_init() themselves. Does not touch
+ * @obj->gpuva.lock.
+ *
+ * Context: no vm_bo may be linked to @obj (their list and index would be
+ * forgotten, not freed); does not allocate or block.
  */
 GPUVM_EXPORT void gpuvm_gem_gpuva_init(struct gpuvm_gem_object *obj);
 
 /**
  * gpuvm_gem_object_get() - take a reference on @obj
+ * @obj: the object
  *
- * Context: any; the caller must already own a reference (an increment
- * from zero is reported as GPUVM_RULE_REFCOUNT_GET_ZERO and leaks @obj).
+ * The caller owns the new reference.
+ *
+ * Context: any thread, any lock, also in a fence signalling section; does
+ * not allocate or block. The caller must already own a reference (an
+ * increment from zero is reported as GPUVM_RULE_REFCOUNT_GET_ZERO and
+ * leaks @obj; a freed object still poisoned is reported as
+ * GPUVM_RULE_USE_AFTER_FREE).
  * Return: @obj.
  */
 GPUVM_EXPORT struct gpuvm_gem_object *
 gpuvm_gem_object_get(struct gpuvm_gem_object *obj);
 
 /**
- * gpuvm_gem_object_put() - drop a reference on @obj (NULL is ignored)
+ * gpuvm_gem_object_put() - drop a reference on @obj
+ * @obj: the object, or NULL (ignored)
  *
  * The final put releases the object: it finalises the embedded
- * reservation and destroys the gpuva mutex, then calls funcs->free. An
- * underflow is reported as GPUVM_RULE_REFCOUNT_UNDERFLOW and releases
- * nothing.
+ * reservation (not a shared one @obj->resv may point at) and destroys the
+ * gpuva mutex, then calls funcs->free. An underflow is reported as
+ * GPUVM_RULE_REFCOUNT_UNDERFLOW and releases nothing.
  *
- * Context: the final put must not run with @obj's embedded reservation or
- * gpuva mutex held (the debug checker reports it).
+ * Context: any thread; does not allocate itself. A put that is not the
+ * final one never blocks. The final put must not run with @obj's embedded
+ * reservation or gpuva mutex held (the debug checker reports it), and
+ * blocks where funcs->free does.
+ * Kernel parity: the library finalises the reservation and the gpuva
+ * mutex itself before funcs->free; in the kernel the free callback calls
+ * drm_gem_object_release().
  */
 GPUVM_EXPORT void gpuvm_gem_object_put(struct gpuvm_gem_object *obj);
 
-/* The current reference count of @obj (a snapshot, for tests and asserts). */
+/**
+ * gpuvm_gem_object_refcount() - the current reference count of @obj
+ * @obj: the object
+ *
+ * For tests and assertions.
+ *
+ * Context: any thread; lock-free.
+ * Return: the count (a snapshot); a large negative value once misuse
+ * saturated it.
+ */
 GPUVM_EXPORT int gpuvm_gem_object_refcount(const struct gpuvm_gem_object *obj);
 
 /**
  * gpuvm_gem_object_lock() - lock @obj->resv as part of @ctx
+ * @obj: the object
  * @ctx: the acquire context, or NULL for a single lock
  *
- * Context: may block.
- * Return: as gpuvm_dma_resv_lock(): 0, -EALREADY or -EDEADLK.
+ * Context: may block; not in a fence signalling section; not while
+ * holding @obj's gpuva lock.
+ * Return: as gpuvm_dma_resv_lock(): 0, -EALREADY (@ctx already holds it)
+ * or -EDEADLK (@ctx must back off; without @ctx: the thread already holds
+ * it, reported by the checker).
  */
 static inline int gpuvm_gem_object_lock(struct gpuvm_gem_object *obj,
 					struct gpuvm_ww_acquire_ctx *ctx)
@@ -175,7 +204,15 @@ static inline int gpuvm_gem_object_lock(struct gpuvm_gem_object *obj,
 	return gpuvm_dma_resv_lock(obj->resv, ctx);
 }
 
-/* Unlock @obj->resv. */
+/**
+ * gpuvm_gem_object_unlock() - unlock @obj->resv
+ * @obj: the object
+ *
+ * As gpuvm_dma_resv_unlock(): with the checker on, fence slots reserved
+ * and not used are forgotten.
+ *
+ * Context: the thread that locked it; does not block or allocate.
+ */
 static inline void gpuvm_gem_object_unlock(struct gpuvm_gem_object *obj)
 {
 	gpuvm_dma_resv_unlock(obj->resv);
@@ -183,19 +220,26 @@ static inline void gpuvm_gem_object_unlock(struct gpuvm_gem_object *obj)
 
 /**
  * gpuvm_gem_gpuva_lock() - take @obj->gpuva.lock
+ * @obj: the object
  *
- * Context: may block. Never take a reservation lock while holding it. A
- * driver that takes it in its fence signalling path must not allocate
- * memory that may block while holding it either (reported as
- * GPUVM_RULE_SIGNALLING_LOCK_ALLOC); gpuvm_bo_unmap_ops_create(), which
- * allocates and needs this lock in immediate mode, is then for paths
- * that are not.
+ * Context: may block; does not allocate. Never take a reservation lock
+ * while holding it. A driver that takes it in its fence signalling path
+ * must not allocate memory that may block while holding it either
+ * (reported as GPUVM_RULE_SIGNALLING_LOCK_ALLOC);
+ * gpuvm_bo_unmap_ops_create(), which allocates and needs this lock in
+ * immediate mode, is then for paths that are not.
  */
 static inline void gpuvm_gem_gpuva_lock(struct gpuvm_gem_object *obj)
 {
 	gpuvm_mutex_lock(&obj->gpuva.lock);
 }
 
+/**
+ * gpuvm_gem_gpuva_unlock() - release @obj->gpuva.lock
+ * @obj: the object
+ *
+ * Context: the thread that took it; does not block or allocate.
+ */
 static inline void gpuvm_gem_gpuva_unlock(struct gpuvm_gem_object *obj)
 {
 	gpuvm_mutex_unlock(&obj->gpuva.lock);
@@ -213,6 +257,8 @@ static inline void gpuvm_gem_gpuva_unlock(struct gpuvm_gem_object *obj)
  * When the calling thread does not hold it, the debug checker reports
  * GPUVM_RULE_LOCK_NOT_HELD naming @func. Does nothing when debug checking
  * is off.
+ *
+ * Context: any thread; takes no lock, does not allocate or block.
  */
 GPUVM_EXPORT void gpuvm_gem_gpuva_assert_lock_held(bool immediate_mode,
 						   struct gpuvm_gem_object *obj,

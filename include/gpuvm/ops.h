@@ -6,7 +6,12 @@
  * are unmapped, which are split (remapped into prev/next remnants) and
  * the final map, in address order. Drivers get them either as callbacks
  * during the walk (gpuvm_sm_map / gpuvm_sm_unmap) or as a list
- * (gpuvm_*_ops_create) to apply later.
+ * (gpuvm_*_ops_create) to apply later. docs/split-merge.md lists the
+ * cases of the walk (A1..C3), with an example each, and the madvise
+ * variant.
+ *
+ * Every function here that reads the VA space needs the driver's VA-space
+ * lock (va.h); none takes it.
  */
 #ifndef GPUVM_OPS_H
 #define GPUVM_OPS_H
@@ -27,7 +32,16 @@ enum gpuva_op_type {
 	GPUVA_OP_DRIVER, /* never produced by the library */
 };
 
-/* Map [va.addr, va.addr + va.range) to gem.obj at gem.offset. */
+/**
+ * struct gpuva_op_map - a MAP: map [va.addr, va.addr + va.range) to
+ * gem.obj at gem.offset
+ * @va.addr: start address
+ * @va.range: size
+ * @gem.offset: offset into @gem.obj of @va.addr
+ * @gem.obj: the object, or NULL for a sparse mapping; no reference held
+ *
+ * Also the payload of a map request and of a REMAP's remnants.
+ */
 struct gpuva_op_map {
 	struct {
 		uint64_t addr;
@@ -39,27 +53,57 @@ struct gpuva_op_map {
 	} gem;
 };
 
-/*
- * Remove the whole of @va. @keep: the VA maps the request's object with
- * the same address-to-offset relation, so its page-table entries may stay.
+/**
+ * struct gpuva_op_unmap - an UNMAP: remove the whole of an existing VA
+ * @va: the VA; no reference held, so it must stay allocated until the op
+ *      is consumed
+ * @keep: the VA maps the map request's (non-NULL) object with the same
+ *        address-to-offset relation, so its page-table entries may stay.
+ *        Always false for unmap requests; left as allocated (zero) by
+ *        gpuvm_bo_unmap_ops_create().
  */
 struct gpuva_op_unmap {
 	struct gpuva *va;
 	bool keep;
 };
 
-/* Split unmap->va: remove it and re-create the remnants @prev and @next
- * (either may be NULL, not both). */
+/**
+ * struct gpuva_op_remap - a REMAP: split an existing VA
+ * @prev: the remnant before the request, or NULL
+ * @next: the remnant after the request, or NULL (never both NULL)
+ * @unmap: the VA being split, removed as a whole; its keep as for an UNMAP
+ *
+ * The remnants keep the old VA's object, with offsets shifted by their
+ * distance from its start; re-creating them (rather than UNMAP + MAP)
+ * lets the driver carry its per-VA state over. See docs/split-merge.md.
+ */
 struct gpuva_op_remap {
 	struct gpuva_op_map *prev;
 	struct gpuva_op_map *next;
 	struct gpuva_op_unmap *unmap;
 };
 
+/**
+ * struct gpuva_op_prefetch - a PREFETCH: make the backing of a VA resident
+ * @va: the VA; no reference held
+ */
 struct gpuva_op_prefetch {
 	struct gpuva *va;
 };
 
+/**
+ * struct gpuva_op - one step of a split/merge walk, or one entry of a list
+ * @entry: entry in a struct gpuva_ops list
+ * @op: which member of the union is valid
+ * @map: payload of GPUVA_OP_MAP
+ * @remap: payload of GPUVA_OP_REMAP
+ * @unmap: payload of GPUVA_OP_UNMAP
+ * @prefetch: payload of GPUVA_OP_PREFETCH
+ *
+ * An op handed to a step callback, with a REMAP's parts, lives on the
+ * walker's stack for the call only; keep a copy if needed. An ops list
+ * owns its ops and their parts (gpuva_ops_free()).
+ */
 struct gpuva_op {
 	struct gpuvm_list_head entry;
 	enum gpuva_op_type op;
@@ -71,11 +115,19 @@ struct gpuva_op {
 	};
 };
 
+/**
+ * struct gpuva_ops - a list of ops, from one of the *_ops_create builders
+ * @list: the ops (linked through gpuva_op.entry), in the order produced
+ */
 struct gpuva_ops {
 	struct gpuvm_list_head list;
 };
 
-/* A map request (the kernel's struct drm_gpuvm_map_req). */
+/**
+ * struct gpuvm_map_req - a map request (the kernel's struct
+ * drm_gpuvm_map_req)
+ * @map: the range to map, and the object (or NULL) and offset to map it to
+ */
 struct gpuvm_map_req {
 	struct gpuva_op_map map;
 };
@@ -110,84 +162,220 @@ struct gpuvm_map_req {
 
 /**
  * gpuvm_sm_map() - walk a map request, calling the sm_step_* callbacks
+ * @gpuvm: the VM
  * @priv: passed to every callback
+ * @req: the request
  *
- * Context: the driver's VA-space lock; allocates nothing itself, so it can
- * run in the fence signalling path when the callbacks can.
- * Return: 0; -EINVAL when a step callback is missing or the range is not
- * valid; otherwise the first non-zero callback return (the walk stops;
- * steps already taken are not undone).
+ * One step per VA overlapping the request, in address order, chosen by
+ * the case table of docs/split-merge.md, then the MAP of the request: the
+ * sequence is never empty. The callbacks may apply each step to the VA
+ * space at once (gpuva_map(), gpuva_remap(), gpuva_unmap()): the walk
+ * looks ahead before each step and is not disturbed. A driver that
+ * queues them instead must apply them before the next walk of this VM.
+ *
+ * Context: the driver's VA-space lock; allocates nothing and takes no
+ * lock itself, so it fits the fence signalling path when the callbacks do.
+ * Return: 0; -EINVAL when a step callback is missing, the range is empty
+ * or not valid (gpuvm_range_valid()), or @gpuvm was already freed
+ * (reported); otherwise the first non-zero callback return (the walk
+ * stops; steps already taken are not undone).
+ * Kernel parity: the kernel walks an empty range, with degenerate steps.
  */
 GPUVM_EXPORT int gpuvm_sm_map(struct gpuvm *gpuvm, void *priv,
 			      const struct gpuvm_map_req *req);
 
-/* As gpuvm_sm_map() for an unmap request: REMAP and UNMAP steps only
- * (sm_step_map is not needed). */
+/**
+ * gpuvm_sm_unmap() - walk an unmap request, calling the sm_step_* callbacks
+ * @gpuvm: the VM
+ * @priv: passed to every callback
+ * @addr: start of the range to unmap
+ * @range: its size
+ *
+ * One REMAP (a VA crossing an edge of the range) or UNMAP (a VA inside it)
+ * per overlapping VA, in address order, keep always false; nothing when
+ * no VA overlaps. sm_step_map is not needed.
+ *
+ * Context: as gpuvm_sm_map().
+ * Return: 0; -EINVAL when sm_step_remap or sm_step_unmap is missing, the
+ * range is empty or not valid, or @gpuvm was already freed (reported);
+ * otherwise the first non-zero callback return (the walk stops).
+ * Kernel parity: the kernel walks an empty range.
+ */
 GPUVM_EXPORT int gpuvm_sm_unmap(struct gpuvm *gpuvm, void *priv, uint64_t addr,
 				uint64_t range);
 
 /**
  * gpuvm_sm_map_exec_lock() - lock what a map request would touch
+ * @gpuvm: the VM
+ * @exec: the transaction, inside its loop; with
+ *	GPUVM_EXEC_IGNORE_DUPLICATES (objects repeat)
+ * @num_fences: fence slots to reserve on the request's object
+ * @req: the request
  *
- * Prepares the request's object (@num_fences slots) and locks the object
- * of every VA the request would split or unmap. Use inside an exec loop
- * with GPUVM_EXEC_IGNORE_DUPLICATES. Return: 0, -EINVAL or the lock error.
+ * Prepares the request's object, if any, with @num_fences slots (even 0),
+ * then locks, without fence slots, the object of every VA the request
+ * would split or unmap. The VM's resv is not locked: lock it as well
+ * (gpuvm_prepare_vm()). Meant to be called for each operation of a bind
+ * inside one loop, before anything is changed.
+ *
+ * Context: the driver's VA-space lock; may block and allocate; not for
+ * the fence signalling path.
+ * Return: 0; -EINVAL when the range is empty or not valid (checked after
+ * the request's object was prepared); otherwise the first lock error
+ * (-EDEADLK: retry on contention; -EALREADY, -EINTR, -ENOMEM).
+ * Kernel parity: the kernel accepts an empty range.
  */
 GPUVM_EXPORT int gpuvm_sm_map_exec_lock(struct gpuvm *gpuvm,
 					struct gpuvm_exec *exec,
 					unsigned int num_fences,
 					const struct gpuvm_map_req *req);
 
+/**
+ * gpuvm_sm_unmap_exec_lock() - lock what an unmap request would touch
+ * @gpuvm: the VM
+ * @exec: the transaction, inside its loop; with
+ *	GPUVM_EXEC_IGNORE_DUPLICATES
+ * @addr: start of the range to unmap
+ * @range: its size
+ *
+ * Locks, without fence slots, the object of every VA the request would
+ * split or unmap; not the VM's resv.
+ *
+ * Context: as gpuvm_sm_map_exec_lock().
+ * Return: 0; -EINVAL when the range is empty or not valid; otherwise the
+ * first lock error, as gpuvm_sm_map_exec_lock().
+ * Kernel parity: the kernel accepts an empty range.
+ */
 GPUVM_EXPORT int gpuvm_sm_unmap_exec_lock(struct gpuvm *gpuvm,
 					  struct gpuvm_exec *exec,
 					  uint64_t addr, uint64_t range);
 
 /**
  * gpuvm_sm_map_ops_create() - the ops of a map request, as a list
+ * @gpuvm: the VM
+ * @req: the request
  *
- * Context: allocates (not in the signalling path); the VA space is not
- * changed. Return: the list (free with gpuva_ops_free()), or an error
- * pointer: -EINVAL for an invalid range, -ENOMEM (nothing allocated).
+ * The steps gpuvm_sm_map() would pass to its callbacks, copied into a
+ * list (REMAP parts included); no step callback is needed. The VA space
+ * is not changed: apply the list in order (or drop it) before building
+ * another one for this VM.
+ *
+ * Context: the driver's VA-space lock; allocates (may block), so not in
+ * the fence signalling path.
+ * Return: the list, owned by the caller (gpuva_ops_free()); or
+ * ERR_PTR(-EINVAL) (empty or invalid range) or ERR_PTR(-ENOMEM), with
+ * nothing left allocated.
+ * Kernel parity: the kernel accepts an empty range, and leaks a REMAP's
+ * unmap copy when a later copy fails.
  */
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_sm_map_ops_create(struct gpuvm *gpuvm, const struct gpuvm_map_req *req);
 
-/* The madvise variant: splits NULL-object VAs at the request's edges. */
+/**
+ * gpuvm_madvise_ops_create() - the ops of a madvise request, as a list
+ * @gpuvm: the VM
+ * @req: the request: its range, and the object and offset of the final MAP
+ *
+ * Splits the VAs without an object that cross an edge of the request,
+ * with REMAPs and MAPs only: VAs with an object are left alone, nothing
+ * is unmapped. The rules are in docs/split-merge.md.
+ *
+ * Context: as gpuvm_sm_map_ops_create().
+ * Return: as gpuvm_sm_map_ops_create(); the list may be empty.
+ * Kernel parity: as gpuvm_sm_map_ops_create().
+ */
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_madvise_ops_create(struct gpuvm *gpuvm, const struct gpuvm_map_req *req);
 
+/**
+ * gpuvm_sm_unmap_ops_create() - the ops of an unmap request, as a list
+ * @gpuvm: the VM
+ * @addr: start of the range to unmap
+ * @range: its size
+ *
+ * The steps gpuvm_sm_unmap() would pass to its callbacks, as a list.
+ *
+ * Context: as gpuvm_sm_map_ops_create().
+ * Return: as gpuvm_sm_map_ops_create(); the list is empty when no VA
+ * overlaps the range.
+ * Kernel parity: as gpuvm_sm_map_ops_create().
+ */
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_sm_unmap_ops_create(struct gpuvm *gpuvm, uint64_t addr, uint64_t range);
 
-/* One PREFETCH per VA overlapping the range (no validation, as in the
- * kernel). */
+/**
+ * gpuvm_prefetch_ops_create() - one PREFETCH per VA overlapping a range
+ * @gpuvm: the VM
+ * @addr: start of the range
+ * @range: its size; not validated, as in the kernel
+ *
+ * In address order; VAs without an object, and the reserved region, are
+ * included when they overlap.
+ *
+ * Context: the driver's VA-space lock; allocates (may block).
+ * Return: the list, owned by the caller (gpuva_ops_free()), possibly
+ * empty; or ERR_PTR(-ENOMEM), with everything allocated freed.
+ */
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_prefetch_ops_create(struct gpuvm *gpuvm, uint64_t addr, uint64_t range);
 
-/*
- * One UNMAP per VA linked to @vm_bo, in link order. Context: the GEM list
- * lock (in immediate mode the gpuva mutex); allocates with
- * GPUVM_GFP_KERNEL under it, as the kernel does. So in immediate mode do
- * not call it where the gpuva mutex is also taken in the fence signalling
- * path (the checker reports GPUVM_RULE_SIGNALLING_LOCK_ALLOC).
+/**
+ * gpuvm_bo_unmap_ops_create() - one UNMAP per VA linked to @vm_bo
+ * @vm_bo: the vm_bo
+ *
+ * In link order, not address order; keep is left as allocated (zero).
+ *
+ * Context: the GEM list lock (asserted; in immediate mode the gpuva
+ * mutex). Allocates with GPUVM_GFP_KERNEL under it, as the kernel does: in
+ * immediate mode do not call it where the gpuva mutex is also taken in the
+ * fence signalling path (the checker reports
+ * GPUVM_RULE_SIGNALLING_LOCK_ALLOC).
+ * Return: the list, owned by the caller (gpuva_ops_free()), possibly
+ * empty; or ERR_PTR(-ENOMEM), with everything allocated freed.
  */
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_bo_unmap_ops_create(struct gpuvm_bo *vm_bo);
 
 /* ---- applying ops to the VA space ---------------------------------- */
 
-/* Copy the interval, object and offset of @op into @va (nothing else). */
+/**
+ * gpuva_init_from_op() - copy the range, object and offset of @op into @va
+ * @va: the VA to fill; nothing else of it is touched (flags included)
+ * @op: a MAP payload or a REMAP remnant
+ *
+ * Context: any; no lock.
+ */
 GPUVM_EXPORT void gpuva_init_from_op(struct gpuva *va,
 				     const struct gpuva_op_map *op);
 
 /**
  * gpuva_map() - initialise @va from @op and insert it
+ * @gpuvm: the VM
+ * @va: the VA to fill and insert
+ * @op: a MAP payload or a REMAP remnant
  *
- * Kernel parity: the insert result is not returned; a VA that could not be
- * inserted is simply not in the VA space. gpuva_map_checked() returns it.
+ * As in the kernel the insert result is dropped: a VA that could not be
+ * inserted is simply not in the VA space (and holds no VM reference).
+ * gpuva_map_checked() returns it.
+ *
+ * Context: as gpuva_insert(): the driver's VA-space lock; fit for the
+ * fence signalling path.
+ * Kernel parity: here the insert can also fail for an empty range or,
+ * without reserved index nodes (gpuvm_va_reserve()), with -ENOMEM.
  */
 GPUVM_EXPORT void gpuva_map(struct gpuvm *gpuvm, struct gpuva *va,
 			    const struct gpuva_op_map *op);
+
+/**
+ * gpuva_map_checked() - gpuva_map() that returns the insert result
+ * @gpuvm: the VM
+ * @va: the VA to fill and insert
+ * @op: a MAP payload or a REMAP remnant
+ *
+ * Context: as gpuva_insert().
+ * Return: as gpuva_insert(); on failure @va is filled but not inserted.
+ * Kernel parity: no kernel counterpart.
+ */
 GPUVM_EXPORT int gpuva_map_checked(struct gpuvm *gpuvm, struct gpuva *va,
 				   const struct gpuva_op_map *op);
 
@@ -195,18 +383,55 @@ GPUVM_EXPORT int gpuva_map_checked(struct gpuvm *gpuvm, struct gpuva *va,
  * gpuva_remap() - apply a REMAP: remove the old VA, insert the remnants
  * @prev: VA for op->prev (used only when op->prev is set)
  * @next: VA for op->next (used only when op->next is set)
+ * @op: the REMAP
+ *
+ * The old VA (op->unmap->va) is removed first, since the remnants overlap
+ * it, then the remnants are inserted with gpuva_map() (results dropped).
+ * Flags are not copied; nothing is linked or unlinked (link the remnants
+ * before unlinking the old VA, whose reference may be the vm_bo's last).
+ *
+ * Context: the driver's VA-space lock; never blocks, fit for the fence
+ * signalling path.
+ * Kernel parity: a VM reference is held across the removal; an insert can
+ * fail with -ENOMEM unless gpuvm_va_reserve() covered the (up to two)
+ * inserts.
  */
 GPUVM_EXPORT void gpuva_remap(struct gpuva *prev, struct gpuva *next,
 			      const struct gpuva_op_remap *op);
 
-/* Apply an UNMAP: remove op->va (does not unlink it). */
+/**
+ * gpuva_unmap() - apply an UNMAP: remove op->va
+ * @op: the UNMAP
+ *
+ * Does not unlink the VA.
+ *
+ * Context: as gpuva_remove().
+ */
 GPUVM_EXPORT void gpuva_unmap(const struct gpuva_op_unmap *op);
 
-/* Free @ops, built for @gpuvm (its op_free is used). */
+/**
+ * gpuva_ops_free() - free a list of ops and every op in it
+ * @gpuvm: the VM the list was built for (its ops->op_free is used)
+ * @ops: the list; neither NULL nor an error pointer
+ *
+ * The VAs and objects the ops name are not touched.
+ *
+ * Context: no lock needed; frees (calling ops->op_free), never allocates.
+ */
 GPUVM_EXPORT void gpuva_ops_free(struct gpuvm *gpuvm, struct gpuva_ops *ops);
 
-/* The hole a REMAP leaves: from the end of prev (or the old start) to the
- * start of next (or the old end). */
+/**
+ * gpuva_op_remap_to_unmap_range() - the range a REMAP really unmaps
+ * @op: the REMAP
+ * @start_addr: set to the start of that range, unless NULL
+ * @range: set to its size, unless NULL
+ *
+ * From the end of op->prev (or the old VA's start) to the start of
+ * op->next (or the old VA's end). Reads the old VA: call it while that is
+ * still valid.
+ *
+ * Context: any; no lock.
+ */
 static inline void
 gpuva_op_remap_to_unmap_range(const struct gpuva_op_remap *op,
 			      uint64_t *start_addr, uint64_t *range)

@@ -31,6 +31,14 @@ struct gpuvm_ww_acquire_ctx;
  * to park threads there, waits until they arrived, does what the
  * interleaving needs, then releases them. An unarmed point costs one
  * branch. Drivers may place their own points with gpuvm_hook().
+ *
+ * A thread parked at a point keeps every lock it holds there. At most 32
+ * points can be armed at once; arming one more is reported
+ * (GPUVM_RULE_CHECKER) and ignored. A point is identified by its name's
+ * contents, but the armed point keeps the pointer: the string must stay
+ * valid until the point is released (string literals and the GPUVM_HOOK_*
+ * names do). The hook functions take one internal mutex and allocate
+ * nothing; any thread may call them.
  */
 GPUVM_EXPORT extern int gpuvm_hooks_armed__;
 GPUVM_EXPORT void gpuvm_hook_hit__(const char *name);
@@ -42,40 +50,109 @@ GPUVM_EXPORT void gpuvm_hook_hit__(const char *name);
 			gpuvm_hook_hit__(name);                          \
 	} while (0)
 
-/* Park the next @count threads that reach @name until it is released or
- * unparked (GPUVM_HOOK_PARK_ALL: every thread). Arrivals are counted. */
+/* For gpuvm_hook_park(): park every thread that arrives. */
 #define GPUVM_HOOK_PARK_ALL (~0u)
+
+/**
+ * gpuvm_hook_park() - park threads that reach @name
+ * @name: the hook point
+ * @count: how many of the next arrivals to park, added to those still to
+ *         park; GPUVM_HOOK_PARK_ALL: every arrival
+ *
+ * Arms @name (see gpuvm_hook_count() for its hit count). Parked threads
+ * stay until gpuvm_hook_unpark() or gpuvm_hook_release().
+ *
+ * Context: any thread; takes the hook mutex; does not allocate or block.
+ */
 GPUVM_EXPORT void gpuvm_hook_park(const char *name, unsigned int count);
 
-/* Arm @name to count arrivals only (see gpuvm_hook_hits()). Arming a
- * point that is armed with nobody parked restarts its count. */
+/**
+ * gpuvm_hook_count() - arm @name to count arrivals only
+ * @name: the hook point
+ *
+ * Arrivals are counted from now on (gpuvm_hook_hits()). Arming a point
+ * that is armed with nobody parked or still to park restarts its count.
+ *
+ * Context: any thread; takes the hook mutex; does not allocate or block.
+ */
 GPUVM_EXPORT void gpuvm_hook_count(const char *name);
 
-/* Run @fn(@name, @arg) on every thread that reaches @name until
- * gpuvm_hook_release(); it may park, record state or break a rule. */
+/**
+ * gpuvm_hook_set_callback() - run a function where threads reach @name
+ * @name: the hook point; armed if it is not (its count is kept if it is)
+ * @fn: called as @fn(@name, @arg) by every arriving thread, after any
+ *      parking and outside the hook mutex, until gpuvm_hook_release();
+ *      NULL removes the callback
+ * @arg: passed to @fn
+ *
+ * @fn runs with the locks the arriving thread holds; it may park, record
+ * state or break a rule.
+ *
+ * Context: any thread; takes the hook mutex; does not allocate or block.
+ */
 GPUVM_EXPORT void
 gpuvm_hook_set_callback(const char *name,
 			void (*fn)(const char *name, void *arg), void *arg);
 
-/* Wait until @n threads are parked at @name. Return: false after 30 s
- * (reported as GPUVM_RULE_CHECKER), so a broken test fails, not hangs. */
+/**
+ * gpuvm_hook_wait_parked() - wait until @n threads are parked at @name
+ * @name: the hook point (need not be armed yet)
+ * @n: the number of parked threads to wait for
+ *
+ * Context: blocks (up to 30 s); must not hold locks the arriving threads
+ * need before they reach the point.
+ * Return: true once @n threads are parked; false after 30 s (reported as
+ * GPUVM_RULE_CHECKER), so a broken test fails instead of hanging.
+ */
 GPUVM_EXPORT bool gpuvm_hook_wait_parked(const char *name, unsigned int n);
 
-/* Wait until @name was reached @n times since it was armed; false after
- * 30 s, as gpuvm_hook_wait_parked(). */
+/**
+ * gpuvm_hook_wait_hits() - wait until @name was reached @n times
+ * @name: the hook point (need not be armed yet)
+ * @n: the number of arrivals since the point was armed
+ *
+ * Context: as gpuvm_hook_wait_parked().
+ * Return: true once the count reached @n; false after 30 s (reported as
+ * GPUVM_RULE_CHECKER).
+ */
 GPUVM_EXPORT bool gpuvm_hook_wait_hits(const char *name, unsigned int n);
 
-/* Let the threads parked at @name go and park no more; arrivals are still
- * counted until gpuvm_hook_release(). */
+/**
+ * gpuvm_hook_unpark() - let the threads parked at @name go, park no more
+ * @name: the hook point; nothing happens when it is not armed
+ *
+ * The point stays armed: arrivals are still counted and a callback still
+ * runs until gpuvm_hook_release().
+ *
+ * Context: any thread; takes the hook mutex; does not allocate or block.
+ */
 GPUVM_EXPORT void gpuvm_hook_unpark(const char *name);
 
-/* Release the threads parked at @name and disarm it. */
+/**
+ * gpuvm_hook_release() - release the threads parked at @name and disarm it
+ * @name: the hook point; nothing happens when it is not armed
+ *
+ * The count and the callback are forgotten.
+ *
+ * Context: any thread; takes the hook mutex; does not allocate or block.
+ */
 GPUVM_EXPORT void gpuvm_hook_release(const char *name);
 
-/* Times @name was reached while armed. */
+/**
+ * gpuvm_hook_hits() - arrivals at @name while armed
+ * @name: the hook point
+ *
+ * Context: any thread; takes the hook mutex; does not allocate or block.
+ * Return: the arrivals since the point was armed (see gpuvm_hook_count());
+ * 0 when it is not armed.
+ */
 GPUVM_EXPORT unsigned long gpuvm_hook_hits(const char *name);
 
-/* Release and disarm every point. */
+/**
+ * gpuvm_hook_reset() - gpuvm_hook_release() of every armed point
+ *
+ * Context: any thread; takes the hook mutex; does not allocate or block.
+ */
 GPUVM_EXPORT void gpuvm_hook_reset(void);
 
 /* The points of the device and shmem code (the VM's are listed in vm.h). */
@@ -103,10 +180,25 @@ GPUVM_EXPORT void gpuvm_hook_reset(void);
 
 /* ---- fault injection and counters ---------------------------------------- */
 
-/* Number of allocations made and not yet freed, process wide. */
+/**
+ * gpuvm_alloc_live() - allocations made and not yet freed
+ *
+ * Counts the library allocator's blocks, process wide; quarantined blocks
+ * count as freed. Memory freed after an RCU grace period counts until
+ * then (see gpuvm_alloc_drain()).
+ *
+ * Context: any thread; lock-free.
+ * Return: the number of live allocations.
+ */
 GPUVM_EXPORT long gpuvm_alloc_live(void);
 
-/* Really free every quarantined block (tests, teardown). Any thread. */
+/**
+ * gpuvm_alloc_quarantine_flush() - really free every quarantined block
+ *
+ * For tests and teardown; use-after-free detection for those blocks ends.
+ *
+ * Context: any thread; takes the quarantine mutex; does not allocate.
+ */
 GPUVM_EXPORT void gpuvm_alloc_quarantine_flush(void);
 
 /**
@@ -114,7 +206,10 @@ GPUVM_EXPORT void gpuvm_alloc_quarantine_flush(void);
  *
  * Some memory (fence lists, fences) is freed after an RCU grace period,
  * on another thread. Call this before comparing gpuvm_alloc_live() with
- * an earlier value. Context: may block; not inside an RCU read section.
+ * an earlier value. Returns at once when nothing is queued.
+ *
+ * Context: may block; not inside an RCU read-side section nor from an RCU
+ * callback.
  */
 GPUVM_EXPORT void gpuvm_alloc_drain(void);
 
@@ -123,11 +218,20 @@ GPUVM_EXPORT void gpuvm_alloc_drain(void);
  * @n: 1 fails the very next allocation; 0 disarms
  *
  * Exactly one allocation fails; the ones after it succeed again. The count
- * is process wide: allocations from every thread count.
+ * is process wide: allocations from every thread count. Resets
+ * gpuvm_alloc_fault_fired().
+ *
+ * Context: any thread; lock-free.
  */
 GPUVM_EXPORT void gpuvm_alloc_fail_nth(unsigned long n);
 
-/* True once the armed fault has fired (reset by gpuvm_alloc_fail_nth()). */
+/**
+ * gpuvm_alloc_fault_fired() - whether the armed fault has fired
+ *
+ * Context: any thread; lock-free.
+ * Return: true once the fault armed by the last gpuvm_alloc_fail_nth()
+ * made an allocation fail.
+ */
 GPUVM_EXPORT bool gpuvm_alloc_fault_fired(void);
 
 /**
@@ -141,6 +245,10 @@ GPUVM_EXPORT bool gpuvm_alloc_fault_fired(void);
  *
  * Runs @op with gpuvm_alloc_fail_nth(1), (2), ... until a run completes
  * without reaching the armed allocation; that last run's result is final.
+ * Injection is disarmed when this returns.
+ *
+ * Context: @op and @check run on the calling thread; the armed fault is
+ * process wide, so other threads should not allocate meanwhile.
  * Return: the number of allocation points exercised (>= 0) when the final
  * run succeeded, its negative errno otherwise, or -E2BIG when @max_n runs
  * all hit a fault.
@@ -154,31 +262,54 @@ gpuvm_alloc_fault_sweep(int (*op)(void *arg),
 
 /**
  * gpuvm_interrupt_thread() - interrupt @thread's interruptible wait
+ * @thread: the thread to interrupt; must be alive
  *
  * The current interruptible wait of @thread (a *_interruptible ww_mutex
  * lock, an interruptible fence wait, an exec loop with
  * GPUVM_EXEC_INTERRUPTIBLE_WAIT) returns -EINTR; if @thread is not waiting,
  * its next interruptible wait does. Uninterruptible waits ignore it and
- * leave it pending. @thread must be alive.
+ * leave it pending.
+ *
+ * Context: any thread, @thread itself included; takes internal mutexes
+ * briefly. The first call for a thread may allocate its record with plain
+ * calloc (not the library allocator; aborts when out of memory).
+ * Kernel parity: the kernel's interruptible waits react to signals (with
+ * -EINTR or -ERESTARTSYS); here only this call interrupts them, and they
+ * always return -EINTR.
  */
 GPUVM_EXPORT void gpuvm_interrupt_thread(pthread_t thread);
 
-/* Drop a pending interrupt of the calling thread, if any. */
+/**
+ * gpuvm_interrupt_clear() - drop a pending interrupt of the calling thread
+ *
+ * Context: any thread; takes an internal mutex briefly; may allocate the
+ * thread's record as gpuvm_interrupt_thread() does.
+ */
 GPUVM_EXPORT void gpuvm_interrupt_clear(void);
 
-/* ---- deadlock injection ---------------------------------------------------- */
+/* ---- deadlock injection -------------------------------------------------- */
 
 /**
  * gpuvm_ww_mutex_inject_deadlock() - make @ctx back off artificially
- * @interval: 0 turns injection off
+ * @ctx: an initialised acquire context (gpuvm_ww_acquire_init() turns
+ *       injection off)
+ * @interval: the first injection happens at the @interval-th eligible
+ *            acquisition; 0 turns injection off
  *
  * The userspace form of the kernel's DEBUG_WW_MUTEX_SLOWPATH, to exercise
  * back-off paths deterministically. An acquisition is eligible when it is
- * a successful gpuvm_ww_mutex_lock*() through @ctx after which @ctx holds
- * two or more locks. The @interval-th eligible acquisition is undone and
- * returns -EDEADLK (as if the lock was contended); then the interval grows
- * by 3.5 times, so every caller that backs off correctly makes progress.
- * Must be called by the thread owning @ctx.
+ * a successful gpuvm_ww_mutex_lock*() through @ctx (the _slow variants
+ * included, not trylock) after which @ctx holds two or more locks. The
+ * chosen one is undone and returns -EDEADLK (as if the lock was
+ * contended; gpuvm_ww_mutex_lock_slow() cannot say so: called while @ctx
+ * holds other locks, it may return without the lock); then the interval t
+ * becomes 3t + t/2, so every caller that backs off correctly makes
+ * progress.
+ *
+ * Context: the thread that owns @ctx; does not allocate or block.
+ * Kernel parity: the kernel applies it to every context when configured,
+ * starting from a countdown derived from the context's stamp; here it is
+ * armed per context, at a chosen interval.
  */
 GPUVM_EXPORT void
 gpuvm_ww_mutex_inject_deadlock(struct gpuvm_ww_acquire_ctx *ctx,
@@ -188,10 +319,15 @@ gpuvm_ww_mutex_inject_deadlock(struct gpuvm_ww_acquire_ctx *ctx,
 
 /**
  * gpuvm_lockdep_order_known() - whether the checker learned @held -> @taken
+ * @held: the class that was held
+ * @taken: the class that was taken
  *
- * True when some thread once took a lock of class @taken while holding one
- * of class @held (a direct edge of the order graph; classes never used
- * count as unknown). For tests that assert an order was never created.
+ * For tests that assert an order was never created.
+ *
+ * Context: any thread; lock-free.
+ * Return: true when some thread once took a lock of class @taken while
+ * holding one of class @held (a direct edge of the order graph); false
+ * otherwise, and when either class was never used.
  */
 GPUVM_EXPORT bool
 gpuvm_lockdep_order_known(const struct gpuvm_lock_class *held,
@@ -204,7 +340,10 @@ gpuvm_lockdep_order_known(const struct gpuvm_lock_class *held,
  * afterwards, so that its edges do not turn correct code of later tests
  * into reported cycles. Clears the order graph and what classes learned in
  * signalling sections; lock classes, held locks and the warning counter
- * stay. Call it while no other thread takes or releases checked locks.
+ * stay.
+ *
+ * Context: while no other thread takes or releases checked locks; takes
+ * the checker's internal mutex; does not allocate.
  */
 GPUVM_EXPORT void gpuvm_lockdep_reset(void);
 
@@ -212,7 +351,7 @@ GPUVM_EXPORT void gpuvm_lockdep_reset(void);
 
 /*
  * Not in the installed library: these exist only in the internal static
- * library the project's own tests link (src/test_knobs.c).
+ * library the project's own tests link (built with GPUVM_TEST_KNOBS).
  */
 /*
  * Test-only. Each knob makes the library behave the way a design the
@@ -244,21 +383,38 @@ enum gpuvm_debug_knob {
 	GPUVM_KNOB_COUNT__
 };
 
-/* Turn @knob on or off (process wide). */
+/**
+ * gpuvm_debug_set_knob() - turn @knob on or off
+ * @knob: the knob; values out of range are ignored
+ * @on: the new state, process wide
+ *
+ * Context: any thread; lock-free; does not allocate.
+ */
 void gpuvm_debug_set_knob(enum gpuvm_debug_knob knob, bool on);
 
-/*
- * Give @devres the old Devres drop semantics (a drop that loses the race
- * to an unbind returns at once, while the release may still run): for the
- * tests that show why the new semantics are needed.
+/**
+ * gpuvm_devres_set_old_semantics() - give @devres the old drop semantics
+ * @devres: the handle
+ * @old: true: a drop that loses the race to an unbind returns at once,
+ *       while the release may still run; false: the current semantics
+ *
+ * For the tests that show why the new semantics are needed.
+ *
+ * Context: before @devres can be dropped; not synchronised with a drop;
+ * does not allocate.
  */
 void gpuvm_devres_set_old_semantics(struct gpuvm_devres *devres, bool old);
 
-/*
- * Make gpuvm_gem_shmem_release() run the C release (unmap and free the
- * table, put the pages) before it drops the SG-table resource: the order
- * that freed the table twice in an early version of the Rust abstraction.
- * Process wide; tests reset it.
+/**
+ * gpuvm_gem_shmem_set_release_first() - switch GPUVM_KNOB_SHMEM_RELEASE_FIRST
+ * @release_first: true: gpuvm_gem_shmem_release() runs the C release
+ *                 (unmap and free the table, put the pages) before it drops
+ *                 the SG-table resource
+ *
+ * The order that freed the table twice in an early version of the Rust
+ * abstraction. Process wide; tests reset it.
+ *
+ * Context: as gpuvm_debug_set_knob().
  */
 void gpuvm_gem_shmem_set_release_first(bool release_first);
 

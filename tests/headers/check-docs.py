@@ -37,7 +37,8 @@ DECL = re.compile(
     r"(?P<pre>GPUVM_EXPORT\s+|static\s+inline\s+)"
     r"(?P<ret>(?:const\s+)?(?:struct\s+|enum\s+|unsigned\s+|signed\s+)?"
     r"\w+(?:\s+\w+)?[\s\*]+)"
-    r"(?P<name>\w+)\s*\((?P<params>[^;{]*?)\)\s*[;{]",
+    r"(?P<name>\w+)\s*\((?P<params>[^;{]*?)\)\s*"
+    r"(?:GPUVM_\w+\([^)]*\)\s*)?[;{]",
     re.S)
 COMMENT = re.compile(r"/\*\*(?P<body>.*?)\*/", re.S)
 
