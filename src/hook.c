@@ -154,7 +154,10 @@ void gpuvm_hook_set_callback(const char *name,
 			   MAX_HOOKS);
 }
 
-bool gpuvm_hook_wait_parked(const char *name, unsigned int n)
+/* Wait until @name's @field (parked or hits) reaches @n; false after
+ * WAIT_LIMIT_S, reported naming @func. */
+static bool wait_for(const char *name, unsigned int n, bool hits,
+		     const char *func)
 {
 	struct timespec deadline;
 	struct hook *h;
@@ -163,7 +166,7 @@ bool gpuvm_hook_wait_parked(const char *name, unsigned int n)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += WAIT_LIMIT_S;
 	pthread_mutex_lock(&hooks_lock);
-	while (!(h = find(name, false)) || h->parked < n) {
+	while (!(h = find(name, false)) || (hits ? h->hits : h->parked) < n) {
 		if (pthread_cond_timedwait(&hooks_cond, &hooks_lock,
 					   &deadline)) {
 			ok = false;
@@ -173,35 +176,19 @@ bool gpuvm_hook_wait_parked(const char *name, unsigned int n)
 	pthread_mutex_unlock(&hooks_lock);
 	if (!ok)
 		gpuvm_warn(GPUVM_RULE_CHECKER,
-			   "gpuvm_hook_wait_parked: fewer than %u threads "
-			   "reached '%s' within %d s",
-			   n, name, WAIT_LIMIT_S);
+			   "%s: '%s' reached fewer than %u times within %d s",
+			   func, name, n, WAIT_LIMIT_S);
 	return ok;
+}
+
+bool gpuvm_hook_wait_parked(const char *name, unsigned int n)
+{
+	return wait_for(name, n, false, "gpuvm_hook_wait_parked");
 }
 
 bool gpuvm_hook_wait_hits(const char *name, unsigned int n)
 {
-	struct timespec deadline;
-	struct hook *h;
-	bool ok = true;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += WAIT_LIMIT_S;
-	pthread_mutex_lock(&hooks_lock);
-	while (!(h = find(name, false)) || h->hits < n) {
-		if (pthread_cond_timedwait(&hooks_cond, &hooks_lock,
-					   &deadline)) {
-			ok = false;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&hooks_lock);
-	if (!ok)
-		gpuvm_warn(GPUVM_RULE_CHECKER,
-			   "gpuvm_hook_wait_hits: '%s' reached fewer than %u "
-			   "times within %d s",
-			   name, n, WAIT_LIMIT_S);
-	return ok;
+	return wait_for(name, n, true, "gpuvm_hook_wait_hits");
 }
 
 void gpuvm_hook_unpark(const char *name)

@@ -528,36 +528,41 @@ out_unlock:
 	return ret;
 }
 
-int drv_unmap(struct drv_vm *vm, uint64_t addr, uint64_t range)
+/*
+ * Report and apply an op list that links nothing new (unmap, madvise):
+ * allocate the remnants' VAs first, so that nothing changes on failure.
+ * Takes @ops (or its error pointer) and frees it.
+ */
+static int apply_unlinked_ops(struct drv_vm *vm, struct gpuva_ops *ops)
 {
 	struct gpuvm *gpuvm = &vm->gpuvm;
 	struct va_set vs = { 0 };
+	int ret;
+
+	if (gpuvm_is_err(ops))
+		return (int)gpuvm_ptr_err(ops);
+	/* An unmap that cuts into a mapping keeps its remnants. */
+	ret = va_set_alloc(gpuvm, &vs, ops_inserts(ops));
+	if (!ret) {
+		if (vm->sink->ops)
+			vm->sink->ops(vm->sink->arg, ops);
+		apply_ops(vm, ops, &vs, NULL);
+		va_set_free(&vs);
+	}
+	gpuva_ops_free(gpuvm, ops);
+	return ret;
+}
+
+int drv_unmap(struct drv_vm *vm, uint64_t addr, uint64_t range)
+{
 	struct gpuvm_exec exec;
-	struct gpuva_ops *ops;
 	int ret;
 
 	ret = lock_request(vm, &exec, NULL, addr, range);
 	if (ret)
 		return ret;
-
-	ops = gpuvm_sm_unmap_ops_create(gpuvm, addr, range);
-	if (gpuvm_is_err(ops)) {
-		ret = (int)gpuvm_ptr_err(ops);
-		goto out_unlock;
-	}
-	/* An unmap that cuts into a mapping keeps its remnants. */
-	ret = va_set_alloc(gpuvm, &vs, ops_inserts(ops));
-	if (ret)
-		goto out_ops;
-
-	if (vm->sink->ops)
-		vm->sink->ops(vm->sink->arg, ops);
-	apply_ops(vm, ops, &vs, NULL);
-	va_set_free(&vs);
-
-out_ops:
-	gpuva_ops_free(gpuvm, ops);
-out_unlock:
+	ret = apply_unlinked_ops(
+		vm, gpuvm_sm_unmap_ops_create(&vm->gpuvm, addr, range));
 	gpuvm_exec_fini(&exec);
 	return ret;
 }
@@ -566,8 +571,6 @@ int drv_madvise(struct drv_vm *vm, uint64_t addr, uint64_t range)
 {
 	struct gpuvm *gpuvm = &vm->gpuvm;
 	struct gpuvm_map_req req = { 0 };
-	struct va_set vs = { 0 };
-	struct gpuva_ops *ops;
 	int ret;
 
 	req.map.va.addr = addr;
@@ -575,23 +578,7 @@ int drv_madvise(struct drv_vm *vm, uint64_t addr, uint64_t range)
 
 	/* madvise only splits sparse mappings: no object to lock. */
 	(void)gpuvm_dma_resv_lock(gpuvm_resv(gpuvm), NULL);
-	ops = gpuvm_madvise_ops_create(gpuvm, &req);
-	if (gpuvm_is_err(ops)) {
-		ret = (int)gpuvm_ptr_err(ops);
-		goto out_unlock;
-	}
-	ret = va_set_alloc(gpuvm, &vs, ops_inserts(ops));
-	if (ret)
-		goto out_ops;
-
-	if (vm->sink->ops)
-		vm->sink->ops(vm->sink->arg, ops);
-	apply_ops(vm, ops, &vs, NULL);
-	va_set_free(&vs);
-
-out_ops:
-	gpuva_ops_free(gpuvm, ops);
-out_unlock:
+	ret = apply_unlinked_ops(vm, gpuvm_madvise_ops_create(gpuvm, &req));
 	gpuvm_dma_resv_unlock(gpuvm_resv(gpuvm));
 	return ret;
 }
