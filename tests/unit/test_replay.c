@@ -506,7 +506,7 @@ static void test_bad_input(void **state)
 	struct replay_opts opts = { 0 };
 	struct replay_stats st;
 	char *out_buf = NULL, *err_buf = NULL, *big;
-	size_t out_len = 0, err_len = 0, n;
+	size_t out_len = 0, err_len = 0, n, pos;
 	FILE *in, *out, *err;
 	int ret;
 
@@ -534,15 +534,26 @@ static void test_bad_input(void **state)
 	free(out_buf);
 	free(err_buf);
 
-	/* A line over the bound ends the reading: what came before ran and
-	 * was torn down, the run says the trace was not read to the end. */
-	n = 3 * TRACE_MAX_LINE;
-	big = malloc(n + 64);
+	/* Long lines: a long comment or blank padding is no problem; command
+	 * text over TRACE_MAX_LINE is refused as a parse error and the
+	 * replay goes on; a physical line over TRACE_MAX_PHYSICAL_LINE ends
+	 * the reading (what came before ran and was torn down). */
+	n = TRACE_MAX_PHYSICAL_LINE + 16;
+	big = malloc(n + 8 * TRACE_MAX_LINE + 256);
 	assert_non_null(big);
-	strcpy(big, "vm 0 0x10000\nbo b 0x1000\nmap 0 0x1000 b 0\n");
-	memset(big + strlen(big), 'x', n);
-	big[strlen("vm 0 0x10000\nbo b 0x1000\nmap 0 0x1000 b 0\n") + n] = '\0';
-	in = fmemopen(big, strlen(big), "r");
+	pos = (size_t)sprintf(big, "vm 0 0x10000\nbo b 0x1000\ndump #");
+	memset(big + pos, 'c', 2 * TRACE_MAX_LINE);
+	pos += 2 * TRACE_MAX_LINE;
+	pos += (size_t)sprintf(big + pos, "\nmap");
+	memset(big + pos, ' ', 2 * TRACE_MAX_LINE);
+	pos += 2 * TRACE_MAX_LINE;
+	pos += (size_t)sprintf(big + pos, "0 0x1000 b 0\nbo ");
+	memset(big + pos, 'x', 2 * TRACE_MAX_LINE);
+	pos += 2 * TRACE_MAX_LINE;
+	pos += (size_t)sprintf(big + pos, " 0x1000\ndump\n");
+	memset(big + pos, 'z', n);
+	big[pos + n] = '\0';
+	in = fmemopen(big, pos + n, "r");
 	out = open_memstream(&out_buf, &out_len);
 	err = open_memstream(&err_buf, &err_len);
 	ret = replay_run(in, "t.trace", out, err, &opts);
@@ -551,8 +562,13 @@ static void test_bad_input(void **state)
 	fclose(err);
 	assert_int_equal(ret, REPLAY_USAGE);
 	assert_int_equal(st.leaked, 0);
-	assert_non_null(strstr(out_buf, "map 0x0+0x1000:b@0x0\n"));
-	assert_non_null(strstr(err_buf, "t.trace:4: line longer than"));
+	assert_int_equal(st.parse_errors, 1);
+	assert_non_null(strstr(out_buf, "> dump\nend\n> map 0x0 0x1000 b 0x0\n"
+					"map 0x0+0x1000:b@0x0\n"));
+	assert_non_null(strstr(out_buf, "error EINVAL\n> dump\n"
+					"va 0x0+0x1000:b@0x0\nend\n"));
+	assert_non_null(strstr(err_buf, "t.trace:5: line too long"));
+	assert_non_null(strstr(err_buf, "t.trace:7: line longer than"));
 	free(out_buf);
 	free(err_buf);
 	free(big);

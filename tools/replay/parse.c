@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <gpuvm/common.h>
@@ -67,8 +68,9 @@ const char trace_grammar[] =
 
 int trace_read_line(FILE *in, struct trace_line *l)
 {
-	size_t len = 0;
-	bool nul = false, cr = false, pending_cr = false;
+	bool comment = false, blank = false, pending_cr = false;
+	bool nul = false, cr = false, too_long = false;
+	size_t len = 0, physical = 0;
 	int ch;
 
 	l->bad = NULL;
@@ -77,17 +79,33 @@ int trace_read_line(FILE *in, struct trace_line *l)
 		return ferror(in) ? TRACE_READ_ERROR : 0;
 	l->lineno++;
 	for (; ch != EOF && ch != '\n'; ch = getc(in)) {
-		if (pending_cr)
+		if (++physical > TRACE_MAX_PHYSICAL_LINE)
+			return TRACE_TOO_LONG;
+		if (pending_cr && !comment)
 			cr = true; /* a CR not followed by the newline */
 		pending_cr = ch == '\r';
-		if (pending_cr)
+		if (pending_cr || comment)
 			continue;
-		if (len == TRACE_MAX_LINE) {
-			l->buf[len] = '\0';
-			return TRACE_TOO_LONG; /* stop reading: no bound */
+		if (ch == '#') {
+			comment = true;
+			continue;
 		}
+		if (ch == ' ' || ch == '\t') {
+			blank = true;
+			continue;
+		}
+		if (blank && len) {
+			if (len < TRACE_MAX_LINE)
+				l->buf[len++] = ' ';
+			else
+				too_long = true;
+		}
+		blank = false;
 		nul |= ch == '\0';
-		l->buf[len++] = ch ? (char)ch : ' ';
+		if (len < TRACE_MAX_LINE)
+			l->buf[len++] = ch ? (char)ch : ' ';
+		else
+			too_long = true;
 	}
 	if (ch == EOF && ferror(in))
 		return TRACE_READ_ERROR;
@@ -96,6 +114,9 @@ int trace_read_line(FILE *in, struct trace_line *l)
 		l->bad = "NUL byte in the line";
 	else if (cr)
 		l->bad = "carriage return inside the line";
+	else if (too_long)
+		l->bad = "line too long (more than " STR(
+			TRACE_MAX_LINE) " bytes of command text)";
 	return 1;
 }
 
@@ -107,7 +128,8 @@ static bool is_blank(char ch)
 }
 
 /* Split @line in place; a comment ends it. Return: the token count, or
- * TRACE_MAX_TOKENS + 1 when there are more. */
+ * TRACE_MAX_TOKENS + 1 when there are more (cannot happen for a line
+ * trace_read_line() kept). */
 static unsigned int tokenize(char *line, char **tok)
 {
 	unsigned int n = 0;
@@ -327,8 +349,12 @@ int trace_parse(char *line, struct cmd *c, char *msg, size_t msg_size)
 	unsigned int n;
 	size_t i;
 
-	memset(c, 0, sizeof(*c));
+	/* Everything but the token arrays (large): those are set below. */
+	memset(c, 0, offsetof(struct cmd, tok));
 	n = tokenize(line, c->tok);
+	memset(c->is_num, 0,
+	       (n < TRACE_MAX_TOKENS ? n : TRACE_MAX_TOKENS) *
+		       sizeof(c->is_num[0]));
 	if (!n)
 		return 0;
 	if (n > TRACE_MAX_TOKENS) {
@@ -347,7 +373,7 @@ int trace_parse(char *line, struct cmd *c, char *msg, size_t msg_size)
 	c->kind = commands[i].kind;
 	if (!parse_args(c, commands[i].sig, &pe)) {
 		/* Echoed as given: no number is rewritten. */
-		memset(c->is_num, 0, sizeof(c->is_num));
+		memset(c->is_num, 0, c->ntok * sizeof(c->is_num[0]));
 		return -1;
 	}
 	return 1;

@@ -885,9 +885,9 @@ int replay_run(FILE *in, const char *name, FILE *out, FILE *err,
 			rp.name, line->lineno + 1, strerror(errno));
 	else if (rd == TRACE_TOO_LONG)
 		fprintf(err,
-			"%s:%lu: line longer than %d bytes: the trace cannot "
+			"%s:%lu: line longer than %u bytes: the trace cannot "
 			"be read to the end\n",
-			rp.name, line->lineno, TRACE_MAX_LINE);
+			rp.name, line->lineno, TRACE_MAX_PHYSICAL_LINE);
 	free(line);
 
 	teardown(&rp);

@@ -12,10 +12,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define TRACE_MAX_TOKENS 16
-/* Longest line accepted, without its newline: memory stays bounded
- * whatever the input. */
+/*
+ * Longest command text kept of a line: what comes before its comment,
+ * with runs of blanks counted as one. A longer one is refused as a parse
+ * error. Memory stays bounded whatever the input.
+ */
 #define TRACE_MAX_LINE 4096
+/* Every token of a kept line fits. */
+#define TRACE_MAX_TOKENS (TRACE_MAX_LINE / 2 + 1)
+/* Longest physical line read (comment included): past it the trace is not
+ * read further (an input without newlines, such as /dev/zero). */
+#define TRACE_MAX_PHYSICAL_LINE (1u << 20)
 
 enum cmd_kind {
 	CMD_VM,
@@ -44,8 +51,6 @@ enum cmd_kind {
 struct cmd {
 	enum cmd_kind kind;
 	unsigned int ntok;
-	char *tok[TRACE_MAX_TOKENS];
-	bool is_num[TRACE_MAX_TOKENS]; /* echoed as lowercase hex */
 	uint64_t num[3];
 	unsigned int nnum;
 	const char *obj; /* the object argument; NULL for `-` */
@@ -54,6 +59,9 @@ struct cmd {
 	bool resv_protected; /* vm ... resv-protected */
 	bool staged; /* vm ... staged */
 	uint64_t reserve_addr, reserve_range; /* vm ... reserve A R */
+	/* Last: large, and only the first @ntok entries are set. */
+	char *tok[TRACE_MAX_TOKENS];
+	bool is_num[TRACE_MAX_TOKENS]; /* echoed as lowercase hex */
 };
 
 /* A line as read: its text, or why it cannot be used. */
@@ -70,10 +78,11 @@ struct trace_line {
  * trace_read_line() - read the next line of @in into @l
  *
  * A line ends at a newline (a CR right before it belongs to the line end)
- * or at the end of the input. A line holding a NUL byte or a lone CR is
- * returned with @l->bad set (the NUL read as a space). A line longer than
- * TRACE_MAX_LINE ends the reading: nothing after it can be trusted, and
- * an input without newlines (/dev/zero) must not be read forever.
+ * or at the end of the input. Its comment is dropped as it is read, and
+ * runs of blanks are kept as one space. A NUL byte or a lone CR before
+ * the comment, or command text longer than TRACE_MAX_LINE, set @l->bad
+ * (the line is then refused as a parse error). A physical line longer
+ * than TRACE_MAX_PHYSICAL_LINE ends the reading.
  *
  * Return: 1 a line was read (@l->lineno is its number); 0 end of input;
  * TRACE_READ_ERROR (errno set); TRACE_TOO_LONG.
