@@ -1,25 +1,50 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Install the build in $1 into a temporary prefix, then build and run a
-# two-line program against it through pkg-config.
+# Install libgpuvm into a fresh prefix (the library and the tool only),
+# then check what a consumer sees: a clean libgpuvm.pc (no include path of
+# liburcu, nothing else required for a dynamic link), a program built with
+# pkg-config, the installed gpuvm-replay and the installed TSan
+# suppressions. Both programs must run without LD_LIBRARY_PATH.
+# Usage: check-install.sh   (from anywhere; builds in a temporary directory)
 set -euo pipefail
-build_dir=${1:-build}
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+prefix="$tmp/prefix"
 
-meson install -C "$build_dir" --destdir "$prefix" --quiet
-root="$prefix$(meson introspect "$build_dir" --buildoptions |
-	python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')"
-libdir=$(find "$root" -name libgpuvm.pc -printf '%h\n' | head -n 1)
-[ -n "$libdir" ] || { echo "libgpuvm.pc not installed"; exit 1; }
+meson setup "$tmp/build" --prefix="$prefix" -Dtests=disabled \
+	-Dbenchmarks=disabled >/dev/null
+ninja -C "$tmp/build" >/dev/null
+meson install -C "$tmp/build" --quiet >/dev/null
 
-export PKG_CONFIG_PATH="$libdir"
-# The .pc carries the configured prefix; point it at the staged tree.
-flags=$(pkg-config --define-variable=prefix="$root" --cflags --libs libgpuvm)
-printf '#include <gpuvm/gpuvm.h>\nint main(void) { return gpuvm_is_err(gpuvm_err_ptr(-1)) ? 0 : 1; }\n' \
-	>"$prefix/two_lines.c"
-# shellcheck disable=SC2086
-cc "$prefix/two_lines.c" -o "$prefix/two_lines" $flags
-LD_LIBRARY_PATH="$(dirname "$(find "$root" -name 'libgpuvm.so' | head -n 1)")" \
-	"$prefix/two_lines"
-echo "installed headers, library and libgpuvm.pc work: $flags"
+pc=$(find "$prefix" -name libgpuvm.pc | head -n 1)
+[ -n "$pc" ] || { echo "libgpuvm.pc not installed"; exit 1; }
+if grep -E '^Requires|x86_64-linux-gnu' "$pc" | grep -v '^libdir=' >/dev/null; then
+	echo "libgpuvm.pc asks for more than -lgpuvm:"; cat "$pc"; exit 1
+fi
+export PKG_CONFIG_PATH
+PKG_CONFIG_PATH=$(dirname "$pc")
+unset LD_LIBRARY_PATH
+
+cat >"$tmp/consumer.c" <<'C'
+#include <gpuvm/gpuvm.h>
+int main(void)
+{
+	struct gpuvm_gem_object *r_obj = gpuvm_resv_object_alloc();
+
+	if (!r_obj)
+		return 1;
+	gpuvm_gem_object_put(r_obj);
+	return gpuvm_is_err(gpuvm_err_ptr(-1)) ? 0 : 1;
+}
+C
+libdir=$(pkg-config --variable=libdir libgpuvm)
+# shellcheck disable=SC2046
+cc "$tmp/consumer.c" -o "$tmp/consumer" $(pkg-config --cflags --libs libgpuvm) \
+	-Wl,-rpath,"$libdir"
+"$tmp/consumer"
+"$prefix/bin/gpuvm-replay" --demo >/dev/null
+[ -f "$prefix/share/libgpuvm/tsan.supp" ] ||
+	{ echo "tsan.supp not installed"; exit 1; }
+echo "install: consumer and gpuvm-replay run from $prefix without LD_LIBRARY_PATH;"
+echo "libgpuvm.pc: $(pkg-config --cflags --libs libgpuvm)"
