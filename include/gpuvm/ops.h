@@ -173,6 +173,14 @@ struct gpuvm_map_req {
  * looks ahead before each step and is not disturbed. A driver that
  * queues them instead must apply them before the next walk of this VM.
  *
+ * VAs to pre-allocate (e.g. for a walk in the signalling path): at most
+ * 3 inserts per map request, 1 for the final MAP plus at most 2 REMAP
+ * remnants. Only the VA crossing the request's start can leave a prev
+ * remnant and only the VA crossing its end a next one (one REMAP with
+ * both when a single VA contains the request); every VA inside the
+ * request is an UNMAP, which inserts nothing. gpuvm_sm_unmap() needs at
+ * most 2 (the remnants). Cover them with gpuvm_va_reserve(@gpuvm, 3) too.
+ *
  * Context: the driver's VA-space lock; allocates nothing and takes no
  * lock itself, so it fits the fence signalling path when the callbacks do.
  * Return: 0; -EINVAL when a step callback is missing, the range is empty
@@ -415,6 +423,12 @@ GPUVM_EXPORT void gpuva_unmap(const struct gpuva_op_unmap *op);
  * @ops: the list; neither NULL nor an error pointer
  *
  * The VAs and objects the ops name are not touched.
+ *
+ * So a VA removed while applying the list (an UNMAP's op->unmap.va, a
+ * REMAP's op->remap.unmap->va) may be freed by the driver at once, before
+ * this call: the ops only hold the pointer, and freeing them never reads
+ * it (unless the driver's own ops->op_free does). Just do not read such
+ * an op afterwards, e.g. with gpuva_op_remap_to_unmap_range().
  *
  * Context: no lock needed; frees (calling ops->op_free), never allocates.
  */

@@ -763,6 +763,11 @@ GPUVM_EXPORT int gpuvm_prepare_range(struct gpuvm *gpuvm,
  * One whole transaction: gpuvm_prepare_vm(), gpuvm_prepare_objects(), then
  * extra.fn if set, all retried on contention.
  *
+ * It calls gpuvm_exec_init(&vm_exec->exec, vm_exec->flags, 0) itself: do
+ * not initialise the exec first (a second init leaks the object array
+ * the first one allocated). The same holds for gpuvm_vm_exec_lock_array()
+ * and gpuvm_vm_exec_lock_range().
+ *
  * Context: the caller holds none of the resvs it takes, nor a gpuva
  * mutex. May block and allocate; not for the fence signalling path.
  * Return: 0 with everything locked (gpuvm_vm_exec_unlock() releases it).
@@ -834,6 +839,13 @@ static inline void gpuvm_vm_exec_unlock(struct gpuvm_vm_exec *vm_exec)
  * nothing: the callback must call gpuvm_bo_evict(vm_bo, false); the list is
  * walked with its internal lock dropped around each callback, the vm_bo
  * being visited held by a temporary reference.
+ *
+ * In both modes the library never clears @vm_bo->evicted: the callback
+ * does, with gpuvm_bo_evict(vm_bo, false) (under the object's resv, held
+ * in @exec). With GPUVM_RESV_PROTECTED that call takes a private object's
+ * vm_bo off the list at once (its resv is the VM's), while an external
+ * object's only has its flag cleared: the library takes it off the list
+ * after the callback returns.
  *
  * Context: every evicted object locked in @exec; with GPUVM_RESV_PROTECTED
  * also the VM's resv (asserted, as is each validated object's resv).
