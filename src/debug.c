@@ -138,16 +138,32 @@ static struct class_info classes[MAX_CLASSES]; /* index 0 unused */
 static unsigned int nr_classes = 1;
 static uint64_t adjacency[MAX_CLASSES][ADJ_WORDS];
 
-static void format_site(char *buf, size_t len, const void *ip)
+/*
+ * A call site as function+offset when dladdr() knows the function (an
+ * exported symbol), else as module+offset (the file name's last part, the
+ * offset from its load address, for addr2line), else the raw address.
+ */
+void gpuvm_format_site(char *buf, size_t len, const void *ip)
 {
 	Dl_info info;
 
-	if (ip && dladdr(ip, &info) && info.dli_sname)
+	if (!ip || !dladdr(ip, &info)) {
+		snprintf(buf, len, "%p", ip);
+	} else if (info.dli_sname && info.dli_saddr) {
 		snprintf(buf, len, "%s+0x%lx", info.dli_sname,
 			 (unsigned long)((const char *)ip -
 					 (const char *)info.dli_saddr));
-	else
+	} else if (info.dli_fname && info.dli_fbase) {
+		const char *base = strrchr(info.dli_fname, '/');
+
+		snprintf(buf, len, "%s+0x%lx (%p)",
+			 base ? base + 1 : info.dli_fname,
+			 (unsigned long)((const char *)ip -
+					 (const char *)info.dli_fbase),
+			 ip);
+	} else {
 		snprintf(buf, len, "%p", ip);
+	}
 }
 
 /* The class's id, assigning one on first use; 0 when out of ids. */
@@ -347,11 +363,23 @@ GPUVM_EXPORT void gpuvm_lockdep_init_map(struct gpuvm_lockdep_map *map,
 GPUVM_EXPORT void gpuvm_lockdep_fini_map(struct gpuvm_lockdep_map *map,
 					 const char *func)
 {
-	if (gpuvm_debug_active() && held_find(map) >= 0)
-		gpuvm_warn(
-			GPUVM_RULE_DESTROY_HELD,
-			"%s: destroying lock '%s' while this thread holds it",
-			func, map->name);
+	char site[SITE_LEN];
+	int i;
+
+	if (!gpuvm_debug_active() || (i = held_find(map)) < 0)
+		return;
+	gpuvm_format_site(site, sizeof(site), ts.held[i].ip);
+	gpuvm_warn(GPUVM_RULE_DESTROY_HELD,
+		   "%s: destroying lock '%s' while this thread holds it "
+		   "(taken at %s)",
+		   func, map->name, site);
+}
+
+const void *gpuvm_lock_held_site(const struct gpuvm_lockdep_map *map)
+{
+	int i = gpuvm_debug_active() ? held_find(map) : -1;
+
+	return i >= 0 ? ts.held[i].ip : NULL;
 }
 
 static void check_recursion(const struct gpuvm_lockdep_map *map,
@@ -364,7 +392,7 @@ static void check_recursion(const struct gpuvm_lockdep_map *map,
 		const struct held_lock *h = &ts.held[i];
 
 		if (h->map == map) {
-			format_site(site, sizeof(site), h->ip);
+			gpuvm_format_site(site, sizeof(site), h->ip);
 			gpuvm_warn(GPUVM_RULE_RECURSIVE_LOCK,
 				   "gpuvm_lock_acquire: taking '%s' which this "
 				   "thread already holds (taken at %s)",
@@ -373,7 +401,7 @@ static void check_recursion(const struct gpuvm_lockdep_map *map,
 		}
 		if (id && h->class_id == id && !(flags & GPUVM_LOCK_ACQ_TRY) &&
 		    !((flags & h->flags) & GPUVM_LOCK_ACQ_NEST)) {
-			format_site(site, sizeof(site), h->ip);
+			gpuvm_format_site(site, sizeof(site), h->ip);
 			gpuvm_warn(GPUVM_RULE_RECURSIVE_LOCK,
 				   "gpuvm_lock_acquire: taking '%s' while "
 				   "holding '%s' of the same class '%s' (taken "
@@ -427,10 +455,10 @@ static void learn_order(const struct gpuvm_lockdep_map *map, unsigned int id,
 		add_edge(h->class_id, id, h->ip, ip, &r);
 		if (!r.found)
 			continue;
-		format_site(site_a, sizeof(site_a), ip);
-		format_site(site_b, sizeof(site_b), h->ip);
-		format_site(site_c, sizeof(site_c), r.reverse_from_ip);
-		format_site(site_d, sizeof(site_d), r.reverse_to_ip);
+		gpuvm_format_site(site_a, sizeof(site_a), ip);
+		gpuvm_format_site(site_b, sizeof(site_b), h->ip);
+		gpuvm_format_site(site_c, sizeof(site_c), r.reverse_from_ip);
+		gpuvm_format_site(site_d, sizeof(site_d), r.reverse_to_ip);
 		gpuvm_warn(GPUVM_RULE_LOCK_ORDER,
 			   "gpuvm_lock_acquire: possible deadlock: taking "
 			   "class '%s' at %s while holding class '%s' (taken "
@@ -498,10 +526,15 @@ GPUVM_EXPORT void
 gpuvm_lock_assert_not_held(const struct gpuvm_lockdep_map *map,
 			   const char *func)
 {
-	if (gpuvm_debug_active() && held_find(map) >= 0)
-		gpuvm_warn(GPUVM_RULE_LOCK_HELD,
-			   "%s: lock '%s' must not be held here", func,
-			   map->name);
+	char site[SITE_LEN];
+	int i;
+
+	if (!gpuvm_debug_active() || (i = held_find(map)) < 0)
+		return;
+	gpuvm_format_site(site, sizeof(site), ts.held[i].ip);
+	gpuvm_warn(GPUVM_RULE_LOCK_HELD,
+		   "%s: lock '%s' must not be held here (taken at %s)", func,
+		   map->name, site);
 }
 
 GPUVM_EXPORT unsigned int gpuvm_lock_held_count(void)

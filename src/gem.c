@@ -4,6 +4,7 @@
 
 #include "internal.h"
 #include "kref.h"
+#include "leaks.h"
 
 /*
  * One class for every object's gpuva lock: the lock order is learned per
@@ -21,10 +22,10 @@ GPUVM_EXPORT void gpuvm_gem_gpuva_init(struct gpuvm_gem_object *obj)
 	obj->gpuva.nr_vm_bos__ = 0;
 }
 
-GPUVM_EXPORT void
-gpuvm_gem_object_init_shared_resv(struct gpuvm_gem_object *obj,
-				  const struct gpuvm_gem_object_funcs *funcs,
-				  size_t size, struct gpuvm_dma_resv *resv)
+static void gem_object_init(struct gpuvm_gem_object *obj,
+			    const struct gpuvm_gem_object_funcs *funcs,
+			    size_t size, struct gpuvm_dma_resv *resv,
+			    const void *site)
 {
 	gpuvm_kref_init(&obj->refcount);
 	obj->size = size;
@@ -33,13 +34,31 @@ gpuvm_gem_object_init_shared_resv(struct gpuvm_gem_object *obj,
 	obj->resv = resv ? resv : &obj->_resv;
 	gpuvm_gem_gpuva_init(obj);
 	gpuvm_mutex_init(&obj->gpuva.lock, NULL, &gem_gpuva_lock_class);
+	if (gpuvm_debug_active())
+		gpuvm_obj_track_gem__(obj, site);
+}
+
+GPUVM_EXPORT void
+gpuvm_gem_object_init_shared_resv(struct gpuvm_gem_object *obj,
+				  const struct gpuvm_gem_object_funcs *funcs,
+				  size_t size, struct gpuvm_dma_resv *resv)
+{
+	gem_object_init(obj, funcs, size, resv, GPUVM_RET_IP);
 }
 
 GPUVM_EXPORT void
 gpuvm_gem_object_init(struct gpuvm_gem_object *obj,
 		      const struct gpuvm_gem_object_funcs *funcs, size_t size)
 {
-	gpuvm_gem_object_init_shared_resv(obj, funcs, size, NULL);
+	gem_object_init(obj, funcs, size, NULL, GPUVM_RET_IP);
+}
+
+GPUVM_EXPORT void gpuvm_gem_object_set_label(struct gpuvm_gem_object *obj,
+					     const char *label)
+{
+	gpuvm_obj_gem_set_label__(
+		obj, label, &obj->gpuva.lock.dep_map,
+		obj->resv == &obj->_resv ? &obj->_resv.lock.dep_map : NULL);
 }
 
 GPUVM_EXPORT struct gpuvm_gem_object *
@@ -49,10 +68,36 @@ gpuvm_gem_object_get(struct gpuvm_gem_object *obj)
 	return obj;
 }
 
+/*
+ * The final put while this thread holds the object's own gpuva mutex: the
+ * mutex is freed under its holder (whose unlock then touches freed
+ * memory). Reported at once, naming the object and where the lock was
+ * taken.
+ */
+static void check_freed_under_gpuva_lock(struct gpuvm_gem_object *obj)
+{
+	const struct gpuvm_lockdep_map *map = &obj->gpuva.lock.dep_map;
+	char what[256], site[96];
+
+	if (!gpuvm_debug_active() || !gpuvm_lock_is_held(map))
+		return;
+	gpuvm_obj_describe__(what, sizeof(what), "GEM", obj);
+	gpuvm_format_site(site, sizeof(site), gpuvm_lock_held_site(map));
+	gpuvm_warn(GPUVM_RULE_GEM_FREED_UNDER_GPUVA_LOCK,
+		   "gpuvm_gem_object_put: last reference of %s dropped while "
+		   "this thread holds its own gpuva lock '%s' (taken at %s)",
+		   what, map->name, site);
+}
+
 static void gem_object_release(struct gpuvm_gem_object *obj)
 {
+	check_freed_under_gpuva_lock(obj);
 	gpuvm_dma_resv_fini(&obj->_resv);
 	gpuvm_mutex_destroy(&obj->gpuva.lock);
+	/* After the locks' last reports: the registry owns their names. */
+	if (gpuvm_debug_active() ||
+	    __atomic_load_n(&gpuvm_obj_live__, __ATOMIC_RELAXED))
+		gpuvm_obj_untrack__(obj);
 	if (obj->funcs && obj->funcs->free)
 		obj->funcs->free(obj);
 }

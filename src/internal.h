@@ -84,6 +84,12 @@ static inline bool gpuvm_knobs_built(void)
 #endif
 }
 
+/* Where @ip is: "function+offset", or "module+offset (address)". */
+void gpuvm_format_site(char *buf, size_t len, const void *ip);
+
+/* Where the calling thread took @map (NULL: not held or not tracked). */
+const void *gpuvm_lock_held_site(const struct gpuvm_lockdep_map *map);
+
 /* (Re)read GPUVM_DEBUG and GPUVM_WARN; run at load, and by tests. */
 void gpuvm_debug_read_environment__(void);
 

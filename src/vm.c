@@ -5,12 +5,19 @@
 #include <gpuvm/vm.h>
 
 #include "kref.h"
+#include "leaks.h"
 #include "vm_internal.h"
 
 static struct gpuvm_lock_class extobj_lock_class =
 	GPUVM_LOCK_CLASS_INIT("gpuvm_extobj_lock", 0);
 static struct gpuvm_lock_class evict_lock_class =
 	GPUVM_LOCK_CLASS_INIT("gpuvm_evict_lock", 0);
+
+static bool obj_tracking(void)
+{
+	return gpuvm_debug_active() ||
+	       __atomic_load_n(&gpuvm_obj_live__, __ATOMIC_RELAXED);
+}
 
 static bool sum_overflows(uint64_t addr, uint64_t range)
 {
@@ -43,6 +50,14 @@ void gpuvm_init(struct gpuvm *gpuvm, const char *name, enum gpuvm_flags flags,
 	gpuvm->ops = ops;
 	gpuvm->r_obj = r_obj;
 	gpuvm_gem_object_get(r_obj);
+	if (gpuvm_debug_active()) {
+		gpuvm_obj_track_vm__(gpuvm, gpuvm->name, &gpuvm->kref,
+				     GPUVM_RET_IP);
+		/* Reports then say "resv of VM 'name'". */
+		if (r_obj->resv == &r_obj->_resv)
+			gpuvm_obj_vm_name_resv__(r_obj, gpuvm->name,
+						 &r_obj->_resv.lock.dep_map);
+	}
 
 	if (sum_overflows(start_offset, range))
 		gpuvm_warn(GPUVM_RULE_VM_BAD_RANGE,
@@ -125,6 +140,8 @@ static void gpuvm_fini(struct gpuvm *gpuvm)
 struct gpuvm *gpuvm_get(struct gpuvm *gpuvm)
 {
 	gpuvm_kref_get(&gpuvm->kref, "gpuvm_get");
+	if (gpuvm_debug_active())
+		gpuvm_obj_vm_kref__(gpuvm, &gpuvm->kref);
 	return gpuvm;
 }
 
@@ -145,8 +162,16 @@ void gpuvm_put(struct gpuvm *gpuvm)
 {
 	const struct gpuvm_ops *ops;
 
-	if (!gpuvm || !gpuvm_kref_put(&gpuvm->kref, "gpuvm_put"))
+	if (!gpuvm)
 		return;
+	if (!gpuvm_kref_put(&gpuvm->kref, "gpuvm_put")) {
+		/* The leak report compares this with the VM's vm_bos. */
+		if (gpuvm_debug_active())
+			gpuvm_obj_vm_kref__(gpuvm, &gpuvm->kref);
+		return;
+	}
+	if (obj_tracking())
+		gpuvm_obj_untrack__(gpuvm);
 
 	/* Freeing r_obj under its own resv would unlock freed memory. */
 	if (gpuvm_debug_active() && gpuvm_dma_resv_held(gpuvm->r_obj->resv))

@@ -15,6 +15,7 @@
 #include <urcu/lfstack.h>
 
 #include "kref.h"
+#include "leaks.h"
 #include "vm_internal.h"
 
 /*
@@ -239,6 +240,8 @@ struct gpuvm_bo *gpuvm_bo_create(struct gpuvm *gpuvm,
 	gpuvm_list_init(&vm_bo->list.entry.evict);
 	vm_bo->list.entry.bo_defer.next = NULL;
 	vm_bo->hash_next__ = NULL;
+	if (gpuvm_debug_active())
+		gpuvm_obj_track_vm_bo__(vm_bo, gpuvm, obj, GPUVM_RET_IP);
 	return vm_bo;
 }
 
@@ -250,6 +253,9 @@ static void vm_bo_free(struct gpuvm_bo *vm_bo)
 	struct gpuvm_gem_object *obj = vm_bo->obj;
 	const struct gpuvm_ops *ops = gpuvm->ops;
 
+	if (gpuvm_debug_active() ||
+	    __atomic_load_n(&gpuvm_obj_live__, __ATOMIC_RELAXED))
+		gpuvm_obj_untrack__(vm_bo);
 	if (ops && ops->vm_bo_free)
 		ops->vm_bo_free(vm_bo);
 	else
@@ -432,6 +438,9 @@ void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo)
 {
 	struct gpuvm *gpuvm = vm_bo->vm;
 
+	/* Before the push: a cleanup may free it right after. */
+	if (gpuvm_debug_active())
+		gpuvm_obj_vm_bo_zombie__(vm_bo);
 	/* After the last access to *vm_bo but the push itself. */
 	defer_tsan_release(gpuvm);
 	cds_lfs_push(

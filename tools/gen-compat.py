@@ -82,6 +82,119 @@ SKIP = re.compile(r"(__$|^gpuvm_va_index|^GPUVM_RULE_|_H$|^gpuvm_exec_obj$"
                   r"|^gpuvm_gem_shmem_init$|^gpuvm_gem_shmem_prime_import"
                   r"|^gpuvm_gem_to_shmem$|^GPUVM_PAGE_SIZE$)")
 
+# libgpuvm has no DRM device. The kernel-spelled calls that take one
+# accept this stand-in and ignore it; @dev is the device a driver's DMA and
+# shmem calls use (the kernel's drm->dev).
+DRM_DEVICE = """\
+/**
+ * struct drm_device - stand-in for the kernel's DRM device
+ * @dev: the device for DMA mappings and shmem objects (drm->dev in the
+ *       kernel), or NULL when the driver uses neither
+ * @dev_private: for the driver
+ *
+ * The kernel-spelled calls that take a drm_device accept it and ignore it,
+ * except drm_gem_shmem_create(), which uses @dev.
+ */
+struct drm_device {
+	struct gpuvm_device *dev;
+	void *dev_private;
+};"""
+
+# Kernel functions whose parameter lists differ from libgpuvm's, or that
+# libgpuvm has no function for: a static inline wrapper with the kernel's
+# exact parameter list replaces the plain #define, so a call spelled the
+# libgpuvm way (or any other wrong way) is a compile error. Prototypes in
+# kernel spelling (u64 as unsigned long long where it is a pointer target),
+# bodies in libgpuvm names. (kernel name, text)
+WRAPPERS = [
+    ("drm_gpuvm_init", """\
+/* The DRM device is not recorded: libgpuvm's VM has no drm field. */
+static inline void drm_gpuvm_init(struct drm_gpuvm *gpuvm, const char *name,
+				  enum drm_gpuvm_flags flags,
+				  struct drm_device *drm,
+				  struct drm_gem_object *r_obj,
+				  uint64_t start_offset, uint64_t range,
+				  uint64_t reserve_offset,
+				  uint64_t reserve_range,
+				  const struct drm_gpuvm_ops *ops)
+{
+	(void)drm;
+	gpuvm_init(gpuvm, name, flags, r_obj, start_offset, range,
+		   reserve_offset, reserve_range, ops);
+}"""),
+    ("drm_gpuvm_resv_object_alloc", """\
+static inline struct drm_gem_object *
+drm_gpuvm_resv_object_alloc(struct drm_device *drm)
+{
+	(void)drm;
+	return gpuvm_resv_object_alloc();
+}"""),
+    ("drm_gem_private_object_init", """\
+/*
+ * As in the kernel, obj->funcs and a non-NULL obj->resv set before the
+ * call are kept (the rest of a zeroed object is initialised).
+ */
+static inline void drm_gem_private_object_init(struct drm_device *dev,
+					       struct drm_gem_object *obj,
+					       size_t size)
+{
+	(void)dev;
+	gpuvm_gem_object_init_shared_resv(obj, obj->funcs, size, obj->resv);
+}"""),
+    ("drm_gem_object_init", """\
+/* No shmem backing file: never fails. */
+static inline int drm_gem_object_init(struct drm_device *dev,
+				      struct drm_gem_object *obj, size_t size)
+{
+	drm_gem_private_object_init(dev, obj, size);
+	return 0;
+}"""),
+    ("drm_gem_private_object_fini", """\
+/* Undoes drm_gem_private_object_init() of an object that is never put. */
+static inline void drm_gem_private_object_fini(struct drm_gem_object *obj)
+{
+	gpuvm_dma_resv_fini(&obj->_resv);
+	gpuvm_mutex_destroy(&obj->gpuva.lock);
+}"""),
+    ("drm_gem_object_release", """\
+/*
+ * For the driver's free callback: the final drm_gem_object_put() already
+ * finalised the object before calling it, so there is nothing left to do.
+ */
+static inline void drm_gem_object_release(struct drm_gem_object *obj)
+{
+	(void)obj;
+}"""),
+    ("drm_gem_shmem_create", """\
+static inline struct drm_gem_shmem_object *
+drm_gem_shmem_create(struct drm_device *dev, size_t size)
+{
+	return gpuvm_gem_shmem_create(dev->dev, size);
+}"""),
+    ("drm_gpuva_op_remap_to_unmap_range", """\
+static inline void
+drm_gpuva_op_remap_to_unmap_range(const struct drm_gpuva_op_remap *op,
+				  unsigned long long *start_addr,
+				  unsigned long long *range)
+{
+	uint64_t start, size;
+
+	gpuva_op_remap_to_unmap_range(op, &start, &size);
+	*start_addr = start;
+	*range = size;
+}"""),
+    ("dma_fence_begin_signalling", """\
+static inline bool dma_fence_begin_signalling(void)
+{
+	return gpuvm_dma_fence_begin_signalling();
+}"""),
+    ("dma_fence_end_signalling", """\
+static inline void dma_fence_end_signalling(bool cookie)
+{
+	gpuvm_dma_fence_end_signalling(cookie);
+}"""),
+]
+
 NAME = re.compile(r"\b((?:gpuvm|gpuva|GPUVM|GPUVA)_[A-Za-z0-9_]+)\b")
 
 
@@ -127,6 +240,9 @@ def generate(incdir):
            "#ifndef GPUVM_COMPAT_DRM_H",
            "#define GPUVM_COMPAT_DRM_H",
            "",
+           "#include <stddef.h>",
+           "#include <stdint.h>",
+           "",
            "#include <gpuvm/gpuvm.h>",
            "",
            "/* struct and enum tags */"]
@@ -144,14 +260,26 @@ def generate(incdir):
             "#define IS_ERR_OR_NULL(p) gpuvm_is_err_or_null(p)",
             "#define PTR_ERR_OR_ZERO(p) gpuvm_ptr_err_or_zero(p)",
             "", "/* functions, macros and constants */"]
-    seen = {v for v in STRUCTS.values()}
+    wrapped = {name for name, _ in WRAPPERS}
+    for name, text in WRAPPERS:
+        if not re.search(r"\b%s\(" % re.escape(name), text):
+            raise SystemExit("gen-compat: wrapper %s does not define %s"
+                             % (name, name))
+    seen = {v for v in STRUCTS.values()} | wrapped
     for ours in sorted(names):
         theirs = kernel_name(ours)
         if not theirs or theirs in seen or theirs == ours:
             continue
         seen.add(theirs)
         out.append("#define %s %s" % (theirs, ours))
-    out += ["", "#endif /* GPUVM_COMPAT_DRM_H */", ""]
+    out += ["", "/* the DRM device */", DRM_DEVICE, "",
+            "/*",
+            " * Kernel signatures: wrappers with the kernel's parameter lists where",
+            " * libgpuvm's differ (tools/gen-compat.py, WRAPPERS).",
+            " */"]
+    for _, text in WRAPPERS:
+        out += [text, ""]
+    out += ["#endif /* GPUVM_COMPAT_DRM_H */", ""]
     return "\n".join(out)
 
 

@@ -51,6 +51,12 @@ GPUVM_BEGIN_DECLS
 /* An API call reached an object the library already freed (its memory
  * still holds the debug poison, see gpuvm_alloc_poisoning()). */
 #define GPUVM_RULE_USE_AFTER_FREE "use-after-free"
+/* Leak report (gpuvm_report_leaks(), and at process exit): a VM whose only
+ * references are its vm_bos' after the driver's last gpuvm_put() (a vm_bo
+ * reference was leaked), and a VM with zombie vm_bos that were never
+ * cleaned up by gpuvm_bo_deferred_cleanup(). */
+#define GPUVM_RULE_LEAK_VM_KEPT_BY_VM_BOS "leak-vm-kept-by-vm-bos"
+#define GPUVM_RULE_LEAK_ZOMBIE_NOT_CLEANED "leak-zombie-not-cleaned"
 
 /* ---- warnings ---------------------------------------------------------- */
 
@@ -131,6 +137,31 @@ GPUVM_EXPORT void gpuvm_debug_enable(bool enable);
  * Return: the current state (a relaxed read of the process-wide switch).
  */
 GPUVM_EXPORT bool gpuvm_debug_enabled(void);
+
+/* ---- leak and lifetime report ------------------------------------------ */
+
+/**
+ * gpuvm_report_leaks() - report the VMs that leak, as far as known now
+ *
+ * While the checker is on, the library registers every VM, vm_bo and GEM
+ * object it initialises, with its label (a VM's name, a GEM's
+ * gpuvm_gem_object_set_label()) and where it was created (the caller's
+ * return address, shown as function+offset when dladdr() can name it).
+ * This reports, naming the VM and where it and its vm_bos were created:
+ * a VM whose reference count equals the number of its vm_bos, so nothing
+ * but those keeps it alive after the driver's last gpuvm_put()
+ * (GPUVM_RULE_LEAK_VM_KEPT_BY_VM_BOS), and a VM whose deferred list holds
+ * zombies that no gpuvm_bo_deferred_cleanup() took
+ * (GPUVM_RULE_LEAK_ZOMBIE_NOT_CLEANED). The same report runs at process
+ * exit when the checker is on and objects are still registered. Objects
+ * created while the checker was off are not known.
+ *
+ * Context: any thread; takes the registry's internal mutex, not held
+ * while warning; the state of objects other threads change meanwhile may
+ * be seen before or after the change. Uses plain malloc for the messages.
+ * Return: the number of reports; 0 when the checker is off.
+ */
+GPUVM_EXPORT unsigned int gpuvm_report_leaks(void);
 
 /* ---- lock classes and instances ---------------------------------------- */
 

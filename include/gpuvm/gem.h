@@ -30,6 +30,10 @@
 
 GPUVM_BEGIN_DECLS
 
+/* The final gpuvm_gem_object_put() ran while the calling thread held the
+ * object's own gpuva mutex (reported at once, with the checker on). */
+#define GPUVM_RULE_GEM_FREED_UNDER_GPUVA_LOCK "gem-freed-under-own-gpuva-lock"
+
 struct gpuvm_bo;
 
 struct gpuvm_gem_object;
@@ -163,7 +167,9 @@ gpuvm_gem_object_get(struct gpuvm_gem_object *obj);
  * The final put releases the object: it finalises the embedded
  * reservation (not a shared one @obj->resv may point at) and destroys the
  * gpuva mutex, then calls funcs->free. An underflow is reported as
- * GPUVM_RULE_REFCOUNT_UNDERFLOW and releases nothing.
+ * GPUVM_RULE_REFCOUNT_UNDERFLOW and releases nothing. With the checker on,
+ * a final put while the calling thread holds @obj->gpuva.lock is reported
+ * at once as GPUVM_RULE_GEM_FREED_UNDER_GPUVA_LOCK, naming the object.
  *
  * Context: any thread; does not allocate itself. A put that is not the
  * final one never blocks. The final put must not run with @obj's embedded
@@ -186,6 +192,26 @@ GPUVM_EXPORT void gpuvm_gem_object_put(struct gpuvm_gem_object *obj);
  * saturated it.
  */
 GPUVM_EXPORT int gpuvm_gem_object_refcount(const struct gpuvm_gem_object *obj);
+
+/**
+ * gpuvm_gem_object_set_label() - name @obj in the checker's reports
+ * @obj: the object
+ * @label: the name, copied; NULL removes the label
+ *
+ * The label is kept in a side table of the checker, not in @obj, until the
+ * final gpuvm_gem_object_put(). Reports then name the object by it (the
+ * leak report, GPUVM_RULE_GEM_FREED_UNDER_GPUVA_LOCK), its gpuva mutex is
+ * reported as "gpuva lock of GEM '@label'" and its embedded reservation,
+ * when @obj->resv points at it and no VM named it "resv of VM '...'"
+ * (gpuvm_init() does for its r_obj), as "resv of GEM '@label'". Works
+ * whether or not the checker is on.
+ *
+ * Context: not while another thread uses @obj's locks for the first time
+ * after init (the lock names change); takes the checker's internal mutex;
+ * uses plain malloc, a failure leaves the object unnamed.
+ */
+GPUVM_EXPORT void gpuvm_gem_object_set_label(struct gpuvm_gem_object *obj,
+					     const char *label);
 
 /**
  * gpuvm_gem_object_lock() - lock @obj->resv as part of @ctx

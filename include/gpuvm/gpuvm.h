@@ -18,6 +18,7 @@
 #include <gpuvm/exec.h>
 #include <gpuvm/va.h>
 #include <gpuvm/vm.h>
+#include <gpuvm/dump.h>
 #include <gpuvm/ops.h>
 #include <gpuvm/device.h>
 #include <gpuvm/shmem.h>

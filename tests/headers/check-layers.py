@@ -26,10 +26,11 @@ import tempfile
 
 LAYERS = [
     ("base", ["common", "err", "list", "alloc", "debug", "mutex", "parker",
-              "rcu", "hook", "kref", "internal", "version", "testing"]),
+              "rcu", "hook", "kref", "internal", "version", "testing",
+              "leaks"]),
     ("locking", ["ww_mutex", "dma_fence", "dma_fence_array", "dma_resv"]),
     ("objects", ["gem", "exec"]),
-    ("vm", ["vm", "va", "va_index", "vm_bo", "vm_exec"]),
+    ("vm", ["vm", "va", "va_index", "vm_bo", "vm_exec", "dump"]),
     ("split/merge", ["sm", "ops"]),
     ("device", ["device", "devres", "dma_map", "shmem"]),
     ("umbrella", ["gpuvm", "drm", "kernel"]),

@@ -24,16 +24,17 @@ static const struct drm_gpuvm_ops my_ops = {
 
 int main(void)
 {
+	struct drm_device drm = { 0 };
 	struct my_vm vm = { 0 };
-	struct drm_gem_object *r_obj = drm_gpuvm_resv_object_alloc();
+	struct drm_gem_object *r_obj = drm_gpuvm_resv_object_alloc(&drm);
 	struct drm_gpuva va = { 0 };
 	struct drm_gpuva_op_map map = { 0 };
 	int ret;
 
 	if (IS_ERR_OR_NULL(r_obj))
 		return 1;
-	drm_gpuvm_init(&vm.base, "compat", DRM_GPUVM_RESV_PROTECTED, r_obj, 0,
-		       1 << 20, 0, 0, &my_ops);
+	drm_gpuvm_init(&vm.base, "compat", DRM_GPUVM_RESV_PROTECTED, &drm,
+		       r_obj, 0, 1 << 20, 0, 0, &my_ops);
 	drm_gem_object_put(r_obj);
 
 	map.va.addr = 0x1000;

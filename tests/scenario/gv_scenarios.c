@@ -305,6 +305,8 @@ static void gv02_sync_put(const struct scn_driver *drv, struct scn_result *r)
 	CHECK(scn_gem_freed(g), "G freed inside the put");
 	CHECK(scn_take_warnings(GPUVM_RULE_DESTROY_HELD) == 1,
 	      "the held gpuva mutex freed: destroy-held-lock");
+	CHECK(scn_take_warnings(GPUVM_RULE_GEM_FREED_UNDER_GPUVA_LOCK) == 1,
+	      "G freed under its own gpuva mutex: reported at once");
 	CHECK(scn_take_warnings(GPUVM_RULE_LOCK_HELD) >= 1,
 	      "vm_bo_free ran under the gpuva lock: lock-held");
 	/* The reference free hook takes G's resv under the VM resv and the

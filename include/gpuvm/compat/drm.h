@@ -11,6 +11,9 @@
 #ifndef GPUVM_COMPAT_DRM_H
 #define GPUVM_COMPAT_DRM_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <gpuvm/gpuvm.h>
 
 /* struct and enum tags */
@@ -101,7 +104,6 @@
 #define drm_gpuva_link gpuva_link
 #define drm_gpuva_map gpuva_map
 #define drm_gpuva_next_op gpuva_next_op
-#define drm_gpuva_op_remap_to_unmap_range gpuva_op_remap_to_unmap_range
 #define drm_gpuva_ops_free gpuva_ops_free
 #define drm_gpuva_prev_op gpuva_prev_op
 #define drm_gpuva_remap gpuva_remap
@@ -228,11 +230,10 @@
 #define drm_gem_gpuva_lock gpuvm_gem_gpuva_lock
 #define drm_gem_gpuva_unlock gpuvm_gem_gpuva_unlock
 #define drm_gem_object_get gpuvm_gem_object_get
-#define drm_gem_object_init gpuvm_gem_object_init
 #define drm_gem_object_lock gpuvm_gem_object_lock
 #define drm_gem_object_put gpuvm_gem_object_put
+#define drm_gem_object_set_label gpuvm_gem_object_set_label
 #define drm_gem_object_unlock gpuvm_gem_object_unlock
-#define drm_gem_shmem_create gpuvm_gem_shmem_create
 #define drm_gem_shmem_free gpuvm_gem_shmem_free
 #define __drm_gem_shmem_free_sgt_locked gpuvm_gem_shmem_free_sgt_locked
 #define drm_gem_shmem_get_pages_locked gpuvm_gem_shmem_get_pages_locked
@@ -247,7 +248,6 @@
 #define drm_gem_shmem_unpin_locked gpuvm_gem_shmem_unpin_locked
 #define drm_gpuvm_get gpuvm_get
 #define drm_gpuvm_immediate_mode gpuvm_immediate_mode
-#define drm_gpuvm_init gpuvm_init
 #define drm_gpuvm_interval_empty gpuvm_interval_empty
 #define drm_gpuvm_is_extobj gpuvm_is_extobj
 #define drm_gpuvm_madvise_ops_create gpuvm_madvise_ops_create
@@ -262,7 +262,6 @@
 #define drm_gpuvm_resv_assert_held gpuvm_resv_assert_held
 #define drm_gpuvm_resv_held gpuvm_resv_held
 #define drm_gpuvm_resv_obj gpuvm_resv_obj
-#define drm_gpuvm_resv_object_alloc gpuvm_resv_object_alloc
 #define drm_gpuvm_resv_protected gpuvm_resv_protected
 #define sg_alloc_table gpuvm_sg_alloc_table
 #define sg_dma_address gpuvm_sg_dma_address
@@ -295,5 +294,110 @@
 #define ww_mutex_lock_slow_interruptible gpuvm_ww_mutex_lock_slow_interruptible
 #define ww_mutex_trylock gpuvm_ww_mutex_trylock
 #define ww_mutex_unlock gpuvm_ww_mutex_unlock
+
+/* the DRM device */
+/**
+ * struct drm_device - stand-in for the kernel's DRM device
+ * @dev: the device for DMA mappings and shmem objects (drm->dev in the
+ *       kernel), or NULL when the driver uses neither
+ * @dev_private: for the driver
+ *
+ * The kernel-spelled calls that take a drm_device accept it and ignore it,
+ * except drm_gem_shmem_create(), which uses @dev.
+ */
+struct drm_device {
+	struct gpuvm_device *dev;
+	void *dev_private;
+};
+
+/*
+ * Kernel signatures: wrappers with the kernel's parameter lists where
+ * libgpuvm's differ (tools/gen-compat.py, WRAPPERS).
+ */
+/* The DRM device is not recorded: libgpuvm's VM has no drm field. */
+static inline void drm_gpuvm_init(struct drm_gpuvm *gpuvm, const char *name,
+				  enum drm_gpuvm_flags flags,
+				  struct drm_device *drm,
+				  struct drm_gem_object *r_obj,
+				  uint64_t start_offset, uint64_t range,
+				  uint64_t reserve_offset,
+				  uint64_t reserve_range,
+				  const struct drm_gpuvm_ops *ops)
+{
+	(void)drm;
+	gpuvm_init(gpuvm, name, flags, r_obj, start_offset, range,
+		   reserve_offset, reserve_range, ops);
+}
+
+static inline struct drm_gem_object *
+drm_gpuvm_resv_object_alloc(struct drm_device *drm)
+{
+	(void)drm;
+	return gpuvm_resv_object_alloc();
+}
+
+/*
+ * As in the kernel, obj->funcs and a non-NULL obj->resv set before the
+ * call are kept (the rest of a zeroed object is initialised).
+ */
+static inline void drm_gem_private_object_init(struct drm_device *dev,
+					       struct drm_gem_object *obj,
+					       size_t size)
+{
+	(void)dev;
+	gpuvm_gem_object_init_shared_resv(obj, obj->funcs, size, obj->resv);
+}
+
+/* No shmem backing file: never fails. */
+static inline int drm_gem_object_init(struct drm_device *dev,
+				      struct drm_gem_object *obj, size_t size)
+{
+	drm_gem_private_object_init(dev, obj, size);
+	return 0;
+}
+
+/* Undoes drm_gem_private_object_init() of an object that is never put. */
+static inline void drm_gem_private_object_fini(struct drm_gem_object *obj)
+{
+	gpuvm_dma_resv_fini(&obj->_resv);
+	gpuvm_mutex_destroy(&obj->gpuva.lock);
+}
+
+/*
+ * For the driver's free callback: the final drm_gem_object_put() already
+ * finalised the object before calling it, so there is nothing left to do.
+ */
+static inline void drm_gem_object_release(struct drm_gem_object *obj)
+{
+	(void)obj;
+}
+
+static inline struct drm_gem_shmem_object *
+drm_gem_shmem_create(struct drm_device *dev, size_t size)
+{
+	return gpuvm_gem_shmem_create(dev->dev, size);
+}
+
+static inline void
+drm_gpuva_op_remap_to_unmap_range(const struct drm_gpuva_op_remap *op,
+				  unsigned long long *start_addr,
+				  unsigned long long *range)
+{
+	uint64_t start, size;
+
+	gpuva_op_remap_to_unmap_range(op, &start, &size);
+	*start_addr = start;
+	*range = size;
+}
+
+static inline bool dma_fence_begin_signalling(void)
+{
+	return gpuvm_dma_fence_begin_signalling();
+}
+
+static inline void dma_fence_end_signalling(bool cookie)
+{
+	gpuvm_dma_fence_end_signalling(cookie);
+}
 
 #endif /* GPUVM_COMPAT_DRM_H */
