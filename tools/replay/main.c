@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * gpuvm-replay [--stats] [--strict] [TRACE|-]
- * gpuvm-replay [--stats] [--strict] --demo
+ * gpuvm-replay [--stats] [--strict] [--svg FILE] [TRACE|-]
+ * gpuvm-replay [--stats] [--strict] [--svg FILE] --demo
  *
  * Runs a trace through libgpuvm and prints what the library did (see
  * README, "gpuvm-replay"). Exit status: 0 when the trace ran, 1 when the
@@ -15,12 +15,14 @@
 #include <gpuvm/version.h>
 
 #include "replay.h"
+#include "svg.h"
 #include "trace.h"
 
 static void usage(FILE *f, bool full)
 {
-	fputs("usage: gpuvm-replay [--stats] [--strict] [TRACE|-]\n"
-	      "       gpuvm-replay [--stats] [--strict] --demo\n"
+	fputs("usage: gpuvm-replay [--stats] [--strict] [--svg FILE] "
+	      "[TRACE|-]\n"
+	      "       gpuvm-replay [--stats] [--strict] [--svg FILE] --demo\n"
 	      "       gpuvm-replay --help | --version\n"
 	      "\n"
 	      "Runs a gpuvm trace through libgpuvm with a reference driver and\n"
@@ -29,6 +31,7 @@ static void usage(FILE *f, bool full)
 	      "stderr\n"
 	      "  --strict   exit 3 when a line does not parse or a command "
 	      "fails\n"
+	      "  --svg FILE also draw the trace as an SVG picture into FILE\n"
 	      "  --demo     run the built-in example trace (two VMs sharing "
 	      "an object)\n"
 	      "  --version  print the version and the kernel baseline\n"
@@ -46,7 +49,8 @@ int main(int argc, char **argv)
 {
 	struct replay_stats st;
 	struct replay_opts opts = { .warn_handler = true, .stats = &st };
-	const char *path = NULL, *name;
+	const char *path = NULL, *name, *svg_path = NULL;
+	struct svg_rec *svg = NULL;
 	bool stats = false, demo = false, only_files = false;
 	bool strict = false;
 	FILE *in;
@@ -59,6 +63,14 @@ int main(int argc, char **argv)
 			stats = true;
 		} else if (!only_files && !strcmp(arg, "--strict")) {
 			strict = true;
+		} else if (!only_files && !strcmp(arg, "--svg")) {
+			if (i + 1 == argc) {
+				fprintf(stderr,
+					"gpuvm-replay: --svg needs a file\n");
+				usage(stderr, false);
+				return REPLAY_USAGE;
+			}
+			svg_path = argv[++i];
 		} else if (!only_files && !strcmp(arg, "--demo")) {
 			demo = true;
 		} else if (!only_files &&
@@ -109,9 +121,22 @@ int main(int argc, char **argv)
 	}
 
 	opts.strict = strict;
+	if (svg_path)
+		svg = svg_new(&opts.observer);
 	ret = replay_run(in, name, stdout, stderr, &opts);
 	if (in != stdin)
 		fclose(in);
+	if (svg) {
+		FILE *sf = fopen(svg_path, "w");
+
+		if (!sf || svg_write(svg, sf, name) || fclose(sf)) {
+			fprintf(stderr, "gpuvm-replay: cannot write '%s': %s\n",
+				svg_path, strerror(errno));
+			svg_free(svg);
+			return REPLAY_USAGE;
+		}
+		svg_free(svg);
+	}
 	if (stats)
 		replay_print_stats(stderr, &st);
 	if (fflush(stdout) || ferror(stdout)) {

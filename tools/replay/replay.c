@@ -56,6 +56,7 @@ struct replay {
 
 	bool track_fault;
 	struct replay_stats st;
+	const struct replay_observer *obs;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -161,6 +162,8 @@ static void sink_ops(void *arg, struct gpuva_ops *ops)
 	struct replay *rp = arg;
 
 	print_ops(rp->out, ops, rp->st.ops);
+	if (rp->obs && rp->obs->ops)
+		rp->obs->ops(rp->obs->arg, ops);
 }
 
 static void sink_freed(void *arg, struct gpuvm_gem_object *obj)
@@ -800,6 +803,19 @@ static void run_line(struct replay *rp, struct trace_line *l)
 			ename, rp->why[0] ? rp->why : c.tok[0]);
 		rp->st.errors++;
 	}
+	if (rp->obs && rp->obs->step) {
+		struct replay_step step = {
+			.index = rp->st.commands - 1,
+			.lineno = rp->lineno,
+			.cmd = &c,
+			.failed = ret != 0,
+			.cur = rp->cur,
+			.vms = rp->vms,
+			.nvms = rp->nvms,
+		};
+
+		rp->obs->step(rp->obs->arg, &step);
+	}
 	if (rp->track_fault && !rp->st.fault_line && gpuvm_alloc_fault_fired())
 		rp->st.fault_line = rp->lineno;
 }
@@ -868,6 +884,7 @@ int replay_run(FILE *in, const char *name, FILE *out, FILE *err,
 				     .validated = sink_validated,
 				     .arg = &rp };
 	rp.track_fault = !gpuvm_alloc_fault_fired();
+	rp.obs = opts ? opts->observer : NULL;
 	if (opts && opts->warn_handler) {
 		warn_stream = err;
 		gpuvm_warn_set_handler(print_warning, NULL);

@@ -50,6 +50,43 @@ struct replay_stats {
 
 #define REPLAY_FAULT_TEARDOWN (~0ul)
 
+struct cmd;
+struct gpuva_ops;
+struct vm_rec;
+
+/**
+ * struct replay_step - one command, as an observer sees it once it ran
+ * @index: the command's number (0 for the first command)
+ * @lineno: its line
+ * @cmd: the parsed command (its strings live until the callback returns)
+ * @failed: it answered `error` (and changed nothing)
+ * @cur: the current VM after it, NULL when none
+ * @vms: every VM of the trace so far, in creation order (a closed one has
+ *       vm == NULL)
+ * @nvms: entries in @vms
+ */
+struct replay_step {
+	unsigned long index;
+	unsigned long lineno;
+	const struct cmd *cmd;
+	bool failed;
+	const struct vm_rec *cur;
+	struct vm_rec *const *vms;
+	size_t nvms;
+};
+
+/**
+ * struct replay_observer - what a picture of the replay needs (svg.h)
+ * @ops: the ops a command printed, for the current VM, before @step
+ * @step: after each command (not after a line that did not parse)
+ * @arg: passed to both
+ */
+struct replay_observer {
+	void (*ops)(void *arg, struct gpuva_ops *ops);
+	void (*step)(void *arg, const struct replay_step *step);
+	void *arg;
+};
+
 /**
  * struct replay_opts - how to run a replay
  * @warn_handler: install a warning handler that prints each library
@@ -61,11 +98,13 @@ struct replay_stats {
  *          `error`, makes the run return REPLAY_STRICT (unless a warning
  *          or a read error takes precedence)
  * @stats: filled in at the end when not NULL
+ * @observer: told about every command when not NULL
  */
 struct replay_opts {
 	bool warn_handler;
 	bool strict;
 	struct replay_stats *stats;
+	const struct replay_observer *observer;
 };
 
 /* Exit statuses of replay_run() and of the tool. */
