@@ -277,7 +277,7 @@ static struct drv_vm *vm_create(const char *name)
  * "private" BO), so locking the VM locks it, and it is never on the
  * extobj list. Otherwise it has its own resv and can be mapped by any VM
  * (it is then an "external" object to each of them). */
-static struct gpuvm_gem_object *bo_create(size_t size,
+static struct gpuvm_gem_object *bo_create(const char *label, size_t size,
 					  struct drv_vm *vm_private)
 {
 	struct gpuvm_gem_object *obj =
@@ -290,6 +290,8 @@ static struct gpuvm_gem_object *bo_create(size_t size,
 			gpuvm_resv(&vm_private->base));
 	else
 		gpuvm_gem_object_init(obj, &drv_obj_funcs, size);
+	/* Reports name it: "resv of GEM 'shared'", "GEM 'shared'". */
+	gpuvm_gem_object_set_label(obj, label);
 	return obj;
 }
 
@@ -631,8 +633,8 @@ int main(void)
 	 * VMs map (external to each of them). */
 	vm1 = vm_create("vm1");
 	vm2 = vm_create("vm2");
-	priv_bo = bo_create(16 * SZ_4K, vm1);
-	shared_bo = bo_create(16 * SZ_4K, NULL);
+	priv_bo = bo_create("priv", 16 * SZ_4K, vm1);
+	shared_bo = bo_create("shared", 16 * SZ_4K, NULL);
 
 	/* Map the private object over 16 pages: one MAP, one new VA. */
 	n = vm_bind_map(vm1, priv_bo, VM_START, 16 * SZ_4K, 0);

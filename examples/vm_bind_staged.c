@@ -120,7 +120,8 @@ static struct gpuvm *vm_create(const char *name, enum gpuvm_flags flags)
 }
 
 /* @vm_private: the object shares that VM's resv (a private object). */
-static struct gpuvm_gem_object *bo_create(size_t size, struct gpuvm *vm_private)
+static struct gpuvm_gem_object *bo_create(const char *label, size_t size,
+					  struct gpuvm *vm_private)
 {
 	struct gpuvm_gem_object *obj =
 		gpuvm_kzalloc(sizeof(*obj), GPUVM_GFP_KERNEL);
@@ -131,6 +132,8 @@ static struct gpuvm_gem_object *bo_create(size_t size, struct gpuvm *vm_private)
 						  gpuvm_resv(vm_private));
 	else
 		gpuvm_gem_object_init(obj, &drv_obj_funcs, size);
+	/* Reports name it: "resv of GEM 'shared'", "GEM 'shared'". */
+	gpuvm_gem_object_set_label(obj, label);
 	return obj;
 }
 
@@ -416,8 +419,8 @@ static void run(enum gpuvm_flags flags, const char *name)
 	struct gpuvm *vm = vm_create(name, flags);
 	unsigned int n;
 
-	priv_bo = bo_create(16 * SZ_4K, vm);
-	shared_bo = bo_create(16 * SZ_4K, NULL);
+	priv_bo = bo_create("priv", 16 * SZ_4K, vm);
+	shared_bo = bo_create("shared", 16 * SZ_4K, NULL);
 	nr_validated = 0;
 
 	/* A plain map: one MAP op. */
