@@ -212,6 +212,15 @@ static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 	return 0;
 }
 
+/*
+ * Entry points read the VM's fields: refuse one whose vm_free ran (its
+ * count reads the poison with the checker on), reported naming @func.
+ */
+static bool vm_freed(struct gpuvm *gpuvm, const char *func)
+{
+	return gpuvm_kref_freed(&gpuvm->kref, func);
+}
+
 /* ---- the driver's callbacks -------------------------------------------- */
 
 int gpuvm_sm_map(struct gpuvm *gpuvm, void *priv,
@@ -220,7 +229,7 @@ int gpuvm_sm_map(struct gpuvm *gpuvm, void *priv,
 	const struct gpuvm_ops *ops;
 	struct step_ops fn;
 
-	if (gpuvm_kref_freed(&gpuvm->kref, "gpuvm_sm_map"))
+	if (vm_freed(gpuvm, "gpuvm_sm_map"))
 		return -EINVAL;
 	ops = gpuvm->ops;
 	if (!ops || !ops->sm_step_map || !ops->sm_step_remap ||
@@ -237,7 +246,7 @@ int gpuvm_sm_unmap(struct gpuvm *gpuvm, void *priv, uint64_t addr,
 	const struct gpuvm_ops *ops;
 	struct step_ops fn;
 
-	if (gpuvm_kref_freed(&gpuvm->kref, "gpuvm_sm_unmap"))
+	if (vm_freed(gpuvm, "gpuvm_sm_unmap"))
 		return -EINVAL;
 	ops = gpuvm->ops;
 	if (!ops || !ops->sm_step_remap || !ops->sm_step_unmap)
@@ -280,6 +289,8 @@ int gpuvm_sm_map_exec_lock(struct gpuvm *gpuvm, struct gpuvm_exec *exec,
 	struct gpuvm_gem_object *req_obj = req->map.gem.obj;
 	int ret;
 
+	if (vm_freed(gpuvm, "gpuvm_sm_map_exec_lock"))
+		return -EINVAL;
 	if (req_obj) {
 		ret = gpuvm_exec_prepare_obj(exec, req_obj, num_fences);
 		if (ret)
@@ -291,6 +302,8 @@ int gpuvm_sm_map_exec_lock(struct gpuvm *gpuvm, struct gpuvm_exec *exec,
 int gpuvm_sm_unmap_exec_lock(struct gpuvm *gpuvm, struct gpuvm_exec *exec,
 			     uint64_t addr, uint64_t range)
 {
+	if (vm_freed(gpuvm, "gpuvm_sm_unmap_exec_lock"))
+		return -EINVAL;
 	return sm_unmap_walk(gpuvm, &lock_steps, exec, addr, range);
 }
 
@@ -411,11 +424,14 @@ void gpuva_ops_free(struct gpuvm *gpuvm, struct gpuva_ops *ops)
 static struct gpuva_ops *record_walk(struct gpuvm *gpuvm,
 				     const struct gpuvm_map_req *req,
 				     uint64_t addr, uint64_t range, bool unmap,
-				     bool madvise)
+				     bool madvise, const char *func)
 {
-	struct recorder r = { gpuvm, ops_alloc() };
+	struct recorder r = { gpuvm, NULL };
 	int ret;
 
+	if (vm_freed(gpuvm, func))
+		return gpuvm_err_ptr(-EINVAL);
+	r.ops = ops_alloc();
 	if (!r.ops)
 		return gpuvm_err_ptr(-ENOMEM);
 	if (unmap)
@@ -432,29 +448,35 @@ static struct gpuva_ops *record_walk(struct gpuvm *gpuvm,
 struct gpuva_ops *gpuvm_sm_map_ops_create(struct gpuvm *gpuvm,
 					  const struct gpuvm_map_req *req)
 {
-	return record_walk(gpuvm, req, 0, 0, false, false);
+	return record_walk(gpuvm, req, 0, 0, false, false,
+			   "gpuvm_sm_map_ops_create");
 }
 
 struct gpuva_ops *gpuvm_madvise_ops_create(struct gpuvm *gpuvm,
 					   const struct gpuvm_map_req *req)
 {
-	return record_walk(gpuvm, req, 0, 0, false, true);
+	return record_walk(gpuvm, req, 0, 0, false, true,
+			   "gpuvm_madvise_ops_create");
 }
 
 struct gpuva_ops *gpuvm_sm_unmap_ops_create(struct gpuvm *gpuvm, uint64_t addr,
 					    uint64_t range)
 {
-	return record_walk(gpuvm, NULL, addr, range, true, false);
+	return record_walk(gpuvm, NULL, addr, range, true, false,
+			   "gpuvm_sm_unmap_ops_create");
 }
 
 struct gpuva_ops *gpuvm_prefetch_ops_create(struct gpuvm *gpuvm, uint64_t addr,
 					    uint64_t range)
 {
-	struct gpuva_ops *ops = ops_alloc();
 	uint64_t end = addr + range;
+	struct gpuva_ops *ops;
 	struct gpuva_op *op;
 	struct gpuva *va;
 
+	if (vm_freed(gpuvm, "gpuvm_prefetch_ops_create"))
+		return gpuvm_err_ptr(-EINVAL);
+	ops = ops_alloc();
 	if (!ops)
 		return gpuvm_err_ptr(-ENOMEM);
 	gpuvm_for_each_va_range(va, gpuvm, addr, end) {

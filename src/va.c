@@ -107,6 +107,14 @@ void gpuva_link(struct gpuva *va, struct gpuvm_bo *vm_bo)
 
 	if (!obj || gpuvm_kref_freed(&vm_bo->kref, "gpuva_link"))
 		return;
+	/* Never inserted: no VM to pick the GEM list lock by. */
+	if (!va->vm) {
+		gpuvm_warn(GPUVM_RULE_LINK_VM,
+			   "gpuva_link: the VA was never inserted (no VM); "
+			   "not linked to the vm_bo of VM '%s'",
+			   vm_bo->vm->name);
+		return;
+	}
 	if (obj != vm_bo->obj)
 		gpuvm_warn(GPUVM_RULE_LINK_OBJ,
 			   "gpuva_link: the VA maps a different object than "
@@ -115,7 +123,7 @@ void gpuva_link(struct gpuva *va, struct gpuvm_bo *vm_bo)
 		gpuvm_warn(GPUVM_RULE_LINK_VM,
 			   "gpuva_link: a VA of VM '%s' linked to a vm_bo of "
 			   "VM '%s'",
-			   va->vm ? va->vm->name : "(none)", vm_bo->vm->name);
+			   va->vm->name, vm_bo->vm->name);
 	/* Lookups could not find it: (VM, GEM) would get a second vm_bo. */
 	if (gpuvm_debug_active() && gpuvm_list_empty(&vm_bo->list.entry.gem))
 		gpuvm_warn(GPUVM_RULE_LINK_UNREGISTERED,
@@ -146,7 +154,9 @@ void gpuva_unlink_defer(struct gpuva *va)
 	struct gpuvm_bo *vm_bo = va->vm_bo;
 	bool zombie;
 
-	if (!obj || gpuvm_kref_freed(&vm_bo->kref, "gpuva_unlink_defer"))
+	/* No vm_bo (never linked, or unlinked): nothing, as gpuva_unlink(). */
+	if (!obj || !vm_bo ||
+	    gpuvm_kref_freed(&vm_bo->kref, "gpuva_unlink_defer"))
 		return;
 	if (!gpuvm_immediate_mode(vm_bo->vm))
 		gpuvm_warn(GPUVM_RULE_MODE,

@@ -229,7 +229,8 @@ GPUVM_EXPORT int gpuvm_sm_unmap(struct gpuvm *gpuvm, void *priv, uint64_t addr,
  * Context: the driver's VA-space lock; may block and allocate; not for
  * the fence signalling path.
  * Return: 0; -EINVAL when the range is empty or not valid (checked after
- * the request's object was prepared); otherwise the first lock error
+ * the request's object was prepared), or @gpuvm was already freed
+ * (reported, nothing prepared); otherwise the first lock error
  * (-EDEADLK: retry on contention; -EALREADY, -EINTR, -ENOMEM).
  * Kernel parity: the kernel accepts an empty range.
  */
@@ -250,8 +251,9 @@ GPUVM_EXPORT int gpuvm_sm_map_exec_lock(struct gpuvm *gpuvm,
  * split or unmap; not the VM's resv.
  *
  * Context: as gpuvm_sm_map_exec_lock().
- * Return: 0; -EINVAL when the range is empty or not valid; otherwise the
- * first lock error, as gpuvm_sm_map_exec_lock().
+ * Return: 0; -EINVAL when the range is empty or not valid, or @gpuvm was
+ * already freed (reported); otherwise the first lock error, as
+ * gpuvm_sm_map_exec_lock().
  * Kernel parity: the kernel accepts an empty range.
  */
 GPUVM_EXPORT int gpuvm_sm_unmap_exec_lock(struct gpuvm *gpuvm,
@@ -271,8 +273,8 @@ GPUVM_EXPORT int gpuvm_sm_unmap_exec_lock(struct gpuvm *gpuvm,
  * Context: the driver's VA-space lock; allocates (may block), so not in
  * the fence signalling path.
  * Return: the list, owned by the caller (gpuva_ops_free()); or
- * ERR_PTR(-EINVAL) (empty or invalid range) or ERR_PTR(-ENOMEM), with
- * nothing left allocated.
+ * ERR_PTR(-EINVAL) (empty or invalid range, or @gpuvm already freed:
+ * reported) or ERR_PTR(-ENOMEM), with nothing left allocated.
  * Kernel parity: the kernel accepts an empty range, and leaks a REMAP's
  * unmap copy when a later copy fails.
  */
@@ -322,7 +324,8 @@ gpuvm_sm_unmap_ops_create(struct gpuvm *gpuvm, uint64_t addr, uint64_t range);
  *
  * Context: the driver's VA-space lock; allocates (may block).
  * Return: the list, owned by the caller (gpuva_ops_free()), possibly
- * empty; or ERR_PTR(-ENOMEM), with everything allocated freed.
+ * empty; or ERR_PTR(-EINVAL) when @gpuvm was already freed (reported),
+ * or ERR_PTR(-ENOMEM), with everything allocated freed.
  */
 GPUVM_EXPORT struct gpuva_ops *
 gpuvm_prefetch_ops_create(struct gpuvm *gpuvm, uint64_t addr, uint64_t range);

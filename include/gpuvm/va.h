@@ -216,7 +216,9 @@ static inline bool gpuva_invalidated(const struct gpuva *va)
  * object is not linked. Does not publish @vm_bo on its object's list
  * (obtain does). A vm_bo of another object (GPUVM_RULE_LINK_OBJ) or VM
  * (GPUVM_RULE_LINK_VM), or one not published on its object's list
- * (GPUVM_RULE_LINK_UNREGISTERED), is reported, and linked anyway.
+ * (GPUVM_RULE_LINK_UNREGISTERED), is reported, and linked anyway. A VA
+ * that was never inserted (va->vm NULL: no VM to pick the lock by) is
+ * reported as GPUVM_RULE_LINK_VM and not linked; the kernel would crash.
  *
  * Context: the GEM list lock, asserted: the GEM's gpuva mutex (immediate
  * mode: fit for the fence signalling path) or its resv (staged mode).
@@ -239,7 +241,9 @@ GPUVM_EXPORT void gpuva_unlink(struct gpuva *va);
 
 /**
  * gpuva_unlink_defer() - unlink @va; a last vm_bo reference is deferred
- * @va: a linked VA; nothing happens without an object
+ * @va: a linked VA; nothing happens without an object, nor, as with
+ *	gpuva_unlink(), without a vm_bo (never linked, or already unlinked:
+ *	not reported; the kernel would crash)
  *
  * Immediate mode only (staged mode is reported as GPUVM_RULE_MODE). A
  * vm_bo that loses its last reference becomes a zombie awaiting

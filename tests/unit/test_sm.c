@@ -1696,6 +1696,109 @@ static void test_fault_sweeps(void **state)
 	}
 }
 
+/* ---- a VM whose vm_free ran ---------------------------------------- */
+
+struct freed_vm {
+	struct gpuvm base;
+	struct gpuvm_ops ops;
+	unsigned int frees;
+};
+
+static void freed_vm_free(struct gpuvm *gpuvm)
+{
+	struct freed_vm *p = gpuvm_container_of(gpuvm, struct freed_vm, base);
+
+	p->frees++;
+}
+
+static int freed_vm_step(struct gpuva_op *op, void *priv)
+{
+	(void)op;
+	(void)priv;
+	return 0;
+}
+
+/*
+ * Every split/merge entry point that takes a VM recognises one whose
+ * vm_free ran (the library poisons its own fields of the VM with the
+ * checker on, vm.h): reported as GPUVM_RULE_USE_AFTER_FREE, -EINVAL,
+ * nothing locked, walked or allocated.
+ */
+static void test_freed_vm_refused(void **state)
+{
+	struct gpuvm_gem_object *r_obj = gpuvm_resv_object_alloc();
+	struct gpuvm_gem_object *a = gpuvm_resv_object_alloc();
+	struct gpuvm_map_req req;
+	struct gpuvm_exec exec;
+	struct freed_vm p;
+	int ret;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	p.ops.vm_free = freed_vm_free;
+	p.ops.sm_step_map = freed_vm_step;
+	p.ops.sm_step_remap = freed_vm_step;
+	p.ops.sm_step_unmap = freed_vm_step;
+	gpuvm_init(&p.base, "freed", GPUVM_IMMEDIATE_MODE, r_obj, 0, 1 << 20, 0,
+		   0, &p.ops);
+	gpuvm_gem_object_put(r_obj);
+	gpuvm_put(&p.base);
+	assert_int_equal(p.frees, 1);
+	if (!gpuvm_debug_enabled()) {
+		gpuvm_gem_object_put(a);
+		return; /* nothing to observe without poisoning */
+	}
+
+	memset(&req, 0, sizeof(req));
+	req.map.va.addr = 0;
+	req.map.va.range = 4096;
+	req.map.gem.obj = a;
+
+	assert_int_equal(gpuvm_sm_map(&p.base, NULL, &req), -EINVAL);
+	assert_int_equal(gpuvm_sm_unmap(&p.base, NULL, 0, 4096), -EINVAL);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_USE_AFTER_FREE), 2);
+
+	gpuvm_exec_init(&exec, GPUVM_EXEC_IGNORE_DUPLICATES, 0);
+	gpuvm_exec_until_all_locked(&exec) {
+		ret = gpuvm_sm_map_exec_lock(&p.base, &exec, 1, &req);
+		gpuvm_exec_retry_on_contention(&exec);
+	}
+	assert_int_equal(ret, -EINVAL);
+	/* The request's object was not prepared either. */
+	assert_int_equal(exec.num_objects, 0);
+	assert_false(gpuvm_dma_resv_is_locked(a->resv));
+	gpuvm_exec_fini(&exec);
+	assert_non_null(strstr(harness_last_warning(GPUVM_RULE_USE_AFTER_FREE),
+			       "gpuvm_sm_map_exec_lock"));
+
+	gpuvm_exec_init(&exec, GPUVM_EXEC_IGNORE_DUPLICATES, 0);
+	gpuvm_exec_until_all_locked(&exec) {
+		ret = gpuvm_sm_unmap_exec_lock(&p.base, &exec, 0, 4096);
+		gpuvm_exec_retry_on_contention(&exec);
+	}
+	assert_int_equal(ret, -EINVAL);
+	assert_int_equal(exec.num_objects, 0);
+	gpuvm_exec_fini(&exec);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_USE_AFTER_FREE), 2);
+
+	assert_int_equal(gpuvm_ptr_err(gpuvm_sm_map_ops_create(&p.base, &req)),
+			 -EINVAL);
+	assert_non_null(strstr(harness_last_warning(GPUVM_RULE_USE_AFTER_FREE),
+			       "gpuvm_sm_map_ops_create"));
+	assert_int_equal(gpuvm_ptr_err(gpuvm_madvise_ops_create(&p.base, &req)),
+			 -EINVAL);
+	assert_int_equal(
+		gpuvm_ptr_err(gpuvm_sm_unmap_ops_create(&p.base, 0, 4096)),
+		-EINVAL);
+	assert_int_equal(
+		gpuvm_ptr_err(gpuvm_prefetch_ops_create(&p.base, 0, 4096)),
+		-EINVAL);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_USE_AFTER_FREE), 4);
+	assert_int_equal(harness_warnings(NULL), 0);
+	assert_int_equal(p.frees, 1);
+	gpuvm_gem_object_put(a);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1731,6 +1834,7 @@ int main(int argc, char **argv)
 		harness_test(test_reserve_fault_sweep),
 		harness_test(test_fault_sweeps),
 		harness_test(test_reserve_makes_insert_safe),
+		harness_test(test_freed_vm_refused),
 	};
 
 	return harness_run("gpuvm/sm", tests, argc, argv);

@@ -802,6 +802,88 @@ static void test_unlink_defer_staged_warns(void **state)
 }
 
 /*
+ * A VA with an object but no vm_bo (never linked, or already unlinked):
+ * gpuva_unlink() does nothing to it and reports nothing, and
+ * gpuva_unlink_defer() does the same in every mode.
+ */
+static void test_unlink_without_vm_bo(void **state)
+{
+	unsigned int i;
+
+	for (i = 0; i < FX_NR_MODES; i++) {
+		struct fx_vm *fx =
+			fx_vm_create(fx_modes[i].flags, 0, 1024, 0, 0);
+		struct gpuvm_gem_object *a = fx_obj(fx, 'a');
+		struct gpuva *never = fx_va_insert(fx, 0, 4, a, 0);
+		struct gpuva *once = fx_va_insert(fx, 4, 4, a, 4);
+		struct gpuvm_bo *vm_bo = fx_bo_obtain(fx, a);
+
+		mode_context(i, "unlink of a VA never linked");
+		fx_gem_list_lock(fx, a);
+		gpuva_unlink(never);
+		fx_gem_list_unlock(fx, a);
+		gpuva_unlink_defer(never);
+		assert_null(never->vm_bo);
+		assert_true(gpuvm_list_empty(&never->gem.entry));
+		assert_int_equal(harness_warnings(NULL), 0);
+
+		mode_context(i, "unlink of a VA already unlinked");
+		fx_va_link_to(fx, once, vm_bo);
+		assert_int_equal(fx_bo_kref(vm_bo), 2);
+		fx_gem_list_lock(fx, a);
+		gpuva_unlink(once);
+		gpuva_unlink(once);
+		fx_gem_list_unlock(fx, a);
+		gpuva_unlink_defer(once);
+		assert_null(once->vm_bo);
+		assert_true(gpuvm_list_empty(&once->gem.entry));
+		assert_int_equal(fx_bo_kref(vm_bo), 1);
+		assert_int_equal(fx_defer_count(&fx->base), 0);
+		assert_int_equal(harness_warnings(NULL), 0);
+
+		assert_true(fx_bo_put_locked(fx, vm_bo));
+		fx_vm_destroy(fx);
+	}
+	fx_context("%s", "");
+}
+
+/*
+ * gpuva_link() on a VA that was never inserted (va->vm NULL): reported
+ * as GPUVM_RULE_LINK_VM, and not linked (no VM to pick the lock by).
+ */
+static void test_link_uninserted_va(void **state)
+{
+	unsigned int i;
+
+	for (i = 0; i < FX_NR_MODES; i++) {
+		struct fx_vm *fx =
+			fx_vm_create(fx_modes[i].flags, 0, 1024, 0, 0);
+		struct gpuvm_gem_object *a = fx_obj(fx, 'a');
+		struct gpuva *va = fx_va_new(0, 4, a, 0);
+		struct gpuvm_bo *vm_bo = fx_bo_obtain(fx, a);
+
+		mode_context(i, "link of a VA never inserted");
+		assert_null(va->vm);
+		fx_gem_list_lock(fx, a);
+		gpuva_link(va, vm_bo);
+		fx_gem_list_unlock(fx, a);
+		assert_int_equal(harness_warnings(NULL), 1);
+		assert_non_null(strstr(harness_last_warning(GPUVM_RULE_LINK_VM),
+				       "gpuva_link"));
+		assert_int_equal(harness_take_warnings(GPUVM_RULE_LINK_VM), 1);
+		assert_null(va->vm_bo);
+		assert_true(gpuvm_list_empty(&va->gem.entry));
+		assert_int_equal(fx_bo_kref(vm_bo), 1);
+		assert_true(gpuvm_list_empty(&vm_bo->list.gpuva));
+
+		fx_va_free(va);
+		assert_true(fx_bo_put_locked(fx, vm_bo));
+		fx_vm_destroy(fx);
+	}
+	fx_context("%s", "");
+}
+
+/*
  * gpuvm_bo_for_each_va(_safe) take their vm_bo argument (the kernel's
  * macro quietly uses a variable named vm_bo); removal while walking.
  */
@@ -1071,6 +1153,8 @@ int main(int argc, char **argv)
 		harness_test(test_link_refcounts_all_modes),
 		harness_test(test_link_lock_rules_all_modes),
 		harness_test(test_unlink_defer_staged_warns),
+		harness_test(test_unlink_without_vm_bo),
+		harness_test(test_link_uninserted_va),
 		harness_test(test_bo_for_each_va),
 		harness_test(test_gem_for_each_gpuvm_bo),
 		harness_test(test_insert_growth_fault_sweep),
