@@ -231,6 +231,13 @@ GPUVM_EXPORT int gpuvm_dma_fence_signal(struct gpuvm_dma_fence *fence)
 GPUVM_EXPORT bool
 gpuvm_dma_fence_check_and_signal_locked(struct gpuvm_dma_fence *fence)
 {
+	/* The kernel dereferences it; the unlocked variant calls it signaled. */
+	if (unlikely(!fence)) {
+		gpuvm_warn(GPUVM_RULE_FENCE_INVALID,
+			   "gpuvm_dma_fence_check_and_signal_locked: NULL "
+			   "fence");
+		return true;
+	}
 	assert_fence_locked(fence, "gpuvm_dma_fence_check_and_signal_locked");
 	return signal_timestamp_locked(fence, now_ns()) != 0;
 }
@@ -592,6 +599,15 @@ GPUVM_EXPORT int64_t gpuvm_dma_fence_default_wait(struct gpuvm_dma_fence *fence,
 	struct wait_cb cb;
 	int64_t ret;
 
+	/* As gpuvm_dma_fence_wait_timeout(): the kernel WARNs there. */
+	if (unlikely(timeout < 0)) {
+		gpuvm_warn(GPUVM_RULE_FENCE_INVALID,
+			   "gpuvm_dma_fence_default_wait: negative timeout "
+			   "%" PRId64,
+			   timeout);
+		return -EINVAL;
+	}
+
 	if (timeout > 0 && timeout != GPUVM_MAX_SCHEDULE_TIMEOUT) {
 		gpuvm_deadline_from_now(&deadline_ts, (uint64_t)timeout);
 		deadline = &deadline_ts;
@@ -705,6 +721,16 @@ GPUVM_EXPORT int64_t gpuvm_dma_fence_wait_any_timeout(
 			   !count  ? "no fences" :
 				     "negative timeout");
 		return -EINVAL;
+	}
+	/* Before any fence is looked at: the kernel would dereference it. */
+	for (i = 0; i < count; i++) {
+		if (unlikely(!fences[i])) {
+			gpuvm_warn(GPUVM_RULE_FENCE_INVALID,
+				   "gpuvm_dma_fence_wait_any_timeout: NULL "
+				   "fence at index %" PRIu32,
+				   i);
+			return -EINVAL;
+		}
 	}
 
 	gpuvm_might_wait_fence("gpuvm_dma_fence_wait_any_timeout");

@@ -670,14 +670,22 @@ GPUVM_EXPORT void gpuvm_ww_mutex_destroy(struct gpuvm_ww_mutex *lock)
 {
 	static const char func[] = "gpuvm_ww_mutex_destroy";
 
+	/*
+	 * A reported destroy leaves the mutex intact (as gpuvm_mutex_destroy
+	 * does): its holder's unlock and its waiters still use the wait lock.
+	 */
 	if (gpuvm_debug_active()) {
-		if (gpuvm_lock_is_held(&lock->dep_map))
+		if (gpuvm_lock_is_held(&lock->dep_map)) {
 			gpuvm_lockdep_fini_map(&lock->dep_map, func);
-		else if (READ_RELAXED(&lock->owner))
+			return;
+		}
+		if (READ_RELAXED(&lock->owner)) {
 			gpuvm_warn(GPUVM_RULE_DESTROY_HELD,
 				   "%s: destroying '%s' while another thread "
 				   "holds or waits for it",
 				   func, lock_name(lock));
+			return;
+		}
 	}
 	pthread_mutex_destroy(&lock->wait_lock);
 }

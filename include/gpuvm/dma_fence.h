@@ -376,7 +376,10 @@ gpuvm_dma_fence_check_and_signal(struct gpuvm_dma_fence *fence);
  *
  * Context: as gpuvm_dma_fence_signal_locked().
  * Return: true when the fence already was signaled before the call, false
- * when this call signaled it.
+ * when this call signaled it. A NULL @fence is reported
+ * (GPUVM_RULE_FENCE_INVALID) and counts as signaled (true), as for
+ * gpuvm_dma_fence_check_and_signal().
+ * Kernel parity: the kernel dereferences a NULL @fence.
  */
 GPUVM_EXPORT bool
 gpuvm_dma_fence_check_and_signal_locked(struct gpuvm_dma_fence *fence);
@@ -611,8 +614,10 @@ GPUVM_EXPORT int64_t gpuvm_dma_fence_wait_timeout(struct gpuvm_dma_fence *fence,
  * without enabling signalling, for ops->wait implementations.
  * Context: as gpuvm_dma_fence_wait_timeout(); the checker does not report
  * it by itself.
- * Return: as gpuvm_dma_fence_wait_timeout(), without the -EINVAL case.
- * Kernel parity: as gpuvm_dma_fence_wait_timeout().
+ * Return: as gpuvm_dma_fence_wait_timeout(), including -EINVAL with a
+ * warning (GPUVM_RULE_FENCE_INVALID) for a negative @timeout.
+ * Kernel parity: as gpuvm_dma_fence_wait_timeout(); the kernel's
+ * dma_fence_default_wait() does not check a negative timeout itself.
  */
 GPUVM_EXPORT int64_t gpuvm_dma_fence_default_wait(struct gpuvm_dma_fence *fence,
 						  bool intr, int64_t timeout);
@@ -644,9 +649,11 @@ GPUVM_EXPORT int gpuvm_dma_fence_wait(struct gpuvm_dma_fence *fence, bool intr);
  * Context: may sleep; allocates (one callback per fence) unless @timeout
  * is 0. Not in a fence signalling section.
  * Return: as gpuvm_dma_fence_wait_timeout(); -EINVAL (with a warning,
- * GPUVM_RULE_FENCE_INVALID) for a NULL array, @count 0 or a negative
- * @timeout; -ENOMEM when the callbacks cannot be allocated.
- * Kernel parity: as gpuvm_dma_fence_wait_timeout().
+ * GPUVM_RULE_FENCE_INVALID) for a NULL array, @count 0, a NULL entry in
+ * @fences (checked before any fence is looked at; @idx untouched) or a
+ * negative @timeout; -ENOMEM when the callbacks cannot be allocated.
+ * Kernel parity: as gpuvm_dma_fence_wait_timeout(); the kernel
+ * dereferences a NULL entry.
  */
 GPUVM_EXPORT int64_t gpuvm_dma_fence_wait_any_timeout(
 	struct gpuvm_dma_fence **fences, uint32_t count, bool intr,

@@ -613,7 +613,8 @@ GPUVM_EXPORT void gpuvm_dma_resv_describe(struct gpuvm_dma_resv *obj,
 /**
  * struct gpuvm_dma_resv_guard - a reservation locked by one thread, for
  * one lock/unlock pair (the Rust DmaResvGuard)
- * @resv: the locked reservation; NULL once unlocked
+ * @resv: the locked reservation; NULL once unlocked, or when the lock
+ *	failed
  * @owner: the thread that locked it
  *
  * A guard belongs to the thread that took it: unlocking it on another
@@ -633,18 +634,17 @@ struct gpuvm_dma_resv_guard {
  *
  * Context: may block, uninterruptibly; does not allocate; not in a fence
  * signalling section.
- * Return: the guard, to be passed to gpuvm_dma_resv_guard_unlock(). The
- * result of the lock is not checked: if the calling thread already held
- * @resv (reported, see gpuvm_dma_resv_lock()), the guard still refers to
- * it and its unlock releases that earlier hold.
+ * Return: the guard, to be passed to gpuvm_dma_resv_guard_unlock(). When
+ * the lock fails (with the checker on, the calling thread already held
+ * @resv: reported, see gpuvm_dma_resv_lock()), the guard holds nothing
+ * (its @resv is NULL) and its unlock leaves that earlier hold alone.
  */
 static inline struct gpuvm_dma_resv_guard
 gpuvm_dma_resv_guard_lock(struct gpuvm_dma_resv *resv)
 {
 	struct gpuvm_dma_resv_guard guard;
 
-	gpuvm_dma_resv_lock(resv, NULL);
-	guard.resv = resv;
+	guard.resv = gpuvm_dma_resv_lock(resv, NULL) ? NULL : resv;
 	guard.owner = pthread_self();
 	return guard;
 }

@@ -182,8 +182,10 @@ GPUVM_EXPORT void gpuvm_ww_mutex_init(struct gpuvm_ww_mutex *lock,
  *
  * The mutex must be unlocked and nobody may wait for it. With the checker
  * on, destroying it while the calling thread holds it, or while another
- * thread holds or waits for it, is reported (GPUVM_RULE_DESTROY_HELD); it
- * is destroyed anyway, so any later use is undefined.
+ * thread holds or waits for it, is reported (GPUVM_RULE_DESTROY_HELD) and
+ * leaves it intact, so the holder's unlock and the waiters stay defined
+ * (destroy it again once it is free). With the checker off it is
+ * destroyed unconditionally.
  * Context: any; does not block or allocate.
  */
 GPUVM_EXPORT void gpuvm_ww_mutex_destroy(struct gpuvm_ww_mutex *lock);

@@ -182,6 +182,24 @@ static void test_signal_return_codes(void **state)
 	gpuvm_dma_fence_put(f);
 }
 
+/* NULL counts as signaled for both variants; the locked one (which has
+ * no lock to check) reports it instead of dereferencing it. */
+static void test_check_and_signal_null(void **state)
+{
+	struct gpuvm_dma_fence *f = mock_fence();
+
+	assert_true(gpuvm_dma_fence_check_and_signal(NULL));
+	assert_true(gpuvm_dma_fence_check_and_signal_locked(NULL));
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_FENCE_INVALID), 1);
+
+	gpuvm_dma_fence_lock(f);
+	assert_false(gpuvm_dma_fence_check_and_signal_locked(f));
+	assert_true(gpuvm_dma_fence_check_and_signal_locked(f));
+	gpuvm_dma_fence_unlock(f);
+	assert_true(gpuvm_dma_fence_check_and_signal(f));
+	gpuvm_dma_fence_put(f);
+}
+
 /* DF-3 */
 static void test_add_callback(void **state)
 {
@@ -897,6 +915,31 @@ static void test_wait_negative_timeout(void **state)
 	gpuvm_dma_fence_put(f);
 }
 
+/* The built-in wait refuses a negative timeout as the wrapper does,
+ * rather than waiting without limit (or returning the timeout). */
+static void test_default_wait_negative_timeout(void **state)
+{
+	struct gpuvm_dma_fence *f = mock_fence();
+	struct gpuvm_dma_fence *g = mock_fence();
+	struct fence_timer timer;
+	int64_t ret;
+
+	gpuvm_dma_fence_signal(f);
+	assert_int_equal(gpuvm_dma_fence_default_wait(f, false, -1), -EINVAL);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_FENCE_INVALID), 1);
+
+	/* Pending: refused at once (the timer only bounds a wrong wait). */
+	fence_timer_arm(&timer, g, 200 * MS);
+	ret = gpuvm_dma_fence_default_wait(g, true, -5);
+	assert_false(__atomic_load_n(&timer.fired, __ATOMIC_ACQUIRE));
+	pthread_join(timer.thread, NULL);
+	assert_int_equal(ret, -EINVAL);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_FENCE_INVALID), 1);
+	assert_true(gpuvm_list_empty(&g->cb_list));
+	gpuvm_dma_fence_put(f);
+	gpuvm_dma_fence_put(g);
+}
+
 /* A pending interrupt ends an interruptible wait with -EINTR and is
  * consumed; uninterruptible waits ignore it and leave it pending. */
 static void test_wait_interrupt_pending(void **state)
@@ -1007,6 +1050,38 @@ static void test_wait_any(void **state)
 	/* No waiter callback left behind on the unsignaled fence. */
 	assert_true(gpuvm_list_empty(&f[0]->cb_list));
 	for (i = 0; i < 3; i++) {
+		gpuvm_dma_fence_signal(f[i]);
+		gpuvm_dma_fence_put(f[i]);
+	}
+}
+
+/* A NULL entry is refused before any fence is looked at: no success
+ * pointing at it, no NULL dereference when polling. */
+static void test_wait_any_null_entry(void **state)
+{
+	struct gpuvm_dma_fence *f[3] = { mock_fence(), NULL, mock_fence() };
+	uint32_t idx = 99;
+	int i;
+
+	assert_int_equal(
+		gpuvm_dma_fence_wait_any_timeout(f, 3, false, 5 * MS, &idx),
+		-EINVAL);
+	assert_int_equal(idx, 99);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_FENCE_INVALID), 1);
+	assert_int_equal(gpuvm_dma_fence_wait_any_timeout(f, 3, false, 0, &idx),
+			 -EINVAL);
+	assert_int_equal(idx, 99);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_FENCE_INVALID), 1);
+	/* Even when a fence before it has signaled. */
+	gpuvm_dma_fence_signal(f[0]);
+	assert_int_equal(
+		gpuvm_dma_fence_wait_any_timeout(f, 3, false, 5 * MS, &idx),
+		-EINVAL);
+	assert_int_equal(idx, 99);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_FENCE_INVALID), 1);
+	/* No callback left behind. */
+	assert_true(gpuvm_list_empty(&f[2]->cb_list));
+	for (i = 0; i < 3; i += 2) {
 		gpuvm_dma_fence_signal(f[i]);
 		gpuvm_dma_fence_put(f[i]);
 	}
@@ -1136,6 +1211,7 @@ int main(int argc, char **argv)
 		fence_test(test_sanitycheck),
 		fence_test(test_signaling),
 		fence_test(test_signal_return_codes),
+		fence_test(test_check_and_signal_null),
 		fence_test(test_add_callback),
 		fence_test(test_late_add_callback),
 		fence_test(test_rm_callback),
@@ -1166,9 +1242,11 @@ int main(int argc, char **argv)
 		fence_test(test_context_alloc),
 		fence_test(test_wait_signaled_returns_remaining),
 		fence_test(test_wait_negative_timeout),
+		fence_test(test_default_wait_negative_timeout),
 		fence_test(test_wait_interrupt_pending),
 		fence_test(test_wait_op),
 		fence_test(test_wait_any),
+		fence_test(test_wait_any_null_entry),
 		fence_test(test_set_deadline),
 		fence_test(test_shared_lock),
 		fence_test(test_signal_inside_section),

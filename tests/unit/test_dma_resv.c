@@ -1450,6 +1450,40 @@ static void test_lock_wrappers(void **state)
 	gpuvm_dma_resv_fini(&resv);
 }
 
+/* A guard whose lock failed (a reported relock) holds nothing: its unlock
+ * must not release the caller's earlier hold. */
+static void test_guard_relock_holds_nothing(void **state)
+{
+	struct gpuvm_dma_resv resv;
+	struct gpuvm_dma_resv_guard g;
+
+	gpuvm_dma_resv_init(&resv);
+	assert_int_equal(gpuvm_dma_resv_lock(&resv, NULL), 0);
+	g = gpuvm_dma_resv_guard_lock(&resv);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_RECURSIVE_LOCK), 1);
+	assert_null(g.resv);
+	gpuvm_dma_resv_guard_unlock(&g);
+	assert_true(gpuvm_dma_resv_is_locked(&resv));
+	gpuvm_dma_resv_assert_held(&resv);
+	{
+		gpuvm_dma_resv_guard_scoped(sg, &resv);
+	}
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_RECURSIVE_LOCK), 1);
+	assert_true(gpuvm_dma_resv_is_locked(&resv));
+	gpuvm_dma_resv_assert_held(&resv);
+	gpuvm_dma_resv_unlock(&resv);
+	assert_false(gpuvm_dma_resv_is_locked(&resv));
+
+	/* A guard that did lock still unlocks. */
+	g = gpuvm_dma_resv_guard_lock(&resv);
+	assert_ptr_equal(g.resv, &resv);
+	assert_true(gpuvm_dma_resv_is_locked(&resv));
+	gpuvm_dma_resv_guard_unlock(&g);
+	assert_false(gpuvm_dma_resv_is_locked(&resv));
+	assert_int_equal(harness_warnings(NULL), 0);
+	gpuvm_dma_resv_fini(&resv);
+}
+
 /* Debug check: a reservation lock taken inside a fence signalling section
  * (signalling must never need one). Keep it last: see the file comment. */
 static void test_signalling_resv_lock(void **state)
@@ -1505,6 +1539,7 @@ int main(int argc, char **argv)
 		resv_test(test_fini_drops_references),
 		resv_test(test_unlocked_break_and_end),
 		resv_test(test_lock_wrappers),
+		resv_test(test_guard_relock_holds_nothing),
 		resv_test(test_signalling_resv_lock),
 	};
 

@@ -1718,8 +1718,63 @@ static void test_ww_mutex_misuse_destroy_locked(void **state)
 	assert_int_equal(gpuvm_ww_mutex_lock(&l, NULL), 0);
 	gpuvm_ww_mutex_destroy(&l);
 	assert_int_equal(harness_take_warnings(GPUVM_RULE_DESTROY_HELD), 1);
-	/* The memory is still there: release it so the checker is clean. */
+	/* Reported and left intact: the wait lock was not destroyed. */
+	assert_int_equal(pthread_mutex_trylock(&l.wait_lock), 0);
+	pthread_mutex_unlock(&l.wait_lock);
+	/* The holder's unlock and later use stay defined. */
 	gpuvm_ww_mutex_unlock(&l);
+	assert_false(gpuvm_ww_mutex_is_locked(&l));
+	assert_int_equal(gpuvm_ww_mutex_lock(&l, NULL), 0);
+	gpuvm_ww_mutex_unlock(&l);
+	gpuvm_ww_mutex_destroy(&l);
+	assert_int_equal(harness_warnings(NULL), 0);
+}
+
+struct destroy_holder {
+	struct gpuvm_ww_mutex *lock;
+	int stage; /* atomic: 1 locked, 2 may unlock, 3 unlocked */
+};
+
+static void *destroy_holder_main(void *arg)
+{
+	struct destroy_holder *h = arg;
+
+	if (gpuvm_ww_mutex_lock(h->lock, NULL) == 0) {
+		__atomic_store_n(&h->stage, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&h->stage, __ATOMIC_ACQUIRE) != 2)
+			sched_yield();
+		gpuvm_ww_mutex_unlock(h->lock);
+	}
+	__atomic_store_n(&h->stage, 3, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Destroying a mutex another thread holds is reported and leaves it
+ * intact, so that thread's unlock stays defined (as gpuvm_mutex). */
+static void test_ww_mutex_misuse_destroy_held_elsewhere(void **state)
+{
+	struct gpuvm_ww_mutex l;
+	struct destroy_holder h = { .lock = &l };
+	pthread_t t;
+	int intact;
+
+	gpuvm_ww_mutex_init(&l, &die_class);
+	t = start_thread(destroy_holder_main, &h);
+	assert_true(wait_at_least(&h.stage, 1));
+	gpuvm_ww_mutex_destroy(&l);
+	intact = pthread_mutex_trylock(&l.wait_lock);
+	if (intact == 0)
+		pthread_mutex_unlock(&l.wait_lock);
+	__atomic_store_n(&h.stage, 2, __ATOMIC_RELEASE);
+	join_thread(t);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DESTROY_HELD), 1);
+	assert_int_equal(intact, 0);
+	assert_int_equal(h.stage, 3);
+	assert_false(gpuvm_ww_mutex_is_locked(&l));
+	assert_int_equal(gpuvm_ww_mutex_trylock(&l, NULL), 1);
+	gpuvm_ww_mutex_unlock(&l);
+	gpuvm_ww_mutex_destroy(&l);
+	assert_int_equal(harness_warnings(NULL), 0);
 }
 
 static void test_ww_mutex_assert_held(void **state)
@@ -1816,6 +1871,7 @@ int main(int argc, char **argv)
 		harness_test(test_ww_mutex_misuse_ctx_wrong_thread),
 		harness_test(test_ww_mutex_misuse_acquired_underflow),
 		harness_test(test_ww_mutex_misuse_destroy_locked),
+		harness_test(test_ww_mutex_misuse_destroy_held_elsewhere),
 		harness_test(test_ww_mutex_assert_held),
 		harness_test(test_ww_mutex_debug_off),
 	};
