@@ -41,15 +41,42 @@ GPUVM_EXPORT void gpuvm_device_init(struct gpuvm_device *dev, const char *name)
 	gpuvm_lockdep_init_map(&dev->dep_map__, name, &device_class);
 }
 
+static int device_state(struct gpuvm_device *dev)
+{
+	int state;
+
+	pthread_mutex_lock(&dev->lock__);
+	state = dev->state__;
+	pthread_mutex_unlock(&dev->lock__);
+	return state;
+}
+
 GPUVM_EXPORT void gpuvm_device_fini(struct gpuvm_device *dev)
 {
+	static const char func[] = "gpuvm_device_fini";
 	unsigned long live;
+	int state = device_state(dev);
 
-	if (gpuvm_device_is_bound(dev)) {
+	if (state == DEV_BOUND) {
 		gpuvm_warn(GPUVM_RULE_DEVICE_FINI,
-			   "gpuvm_device_fini: '%s' is still bound; unbinding",
+			   "%s: '%s' is still bound; unbinding", func,
 			   gpuvm_dev_name(dev));
 		gpuvm_device_unbind(dev);
+		state = device_state(dev);
+	}
+	/*
+	 * Still bound: the unbind was refused (it reported why). Unbinding:
+	 * another thread is at it and uses the mutexes. Destroying them
+	 * now would pull them from under that thread or a later one.
+	 */
+	if (state != DEV_UNBOUND) {
+		gpuvm_warn(GPUVM_RULE_DEVICE_FINI,
+			   "%s: '%s' %s; not finalised, left intact", func,
+			   gpuvm_dev_name(dev),
+			   state == DEV_BOUND ? "could not be unbound" :
+						"is being unbound by another "
+						"thread");
+		return;
 	}
 	live = gpuvm_device_dma_mappings(dev);
 	if (live)

@@ -23,18 +23,35 @@
 
 /* ---- revocable ---------------------------------------------------------- */
 
-GPUVM_EXPORT void gpuvm_revocable_init(struct gpuvm_revocable *rev, void *data,
-				       void (*release)(void *data))
+static void revocable_init(struct gpuvm_revocable *rev, void *data,
+			   void (*release)(void *data))
 {
 	rev->data = data;
 	rev->release = release;
 	__atomic_store_n(&rev->available, 1, __ATOMIC_RELEASE);
 }
 
+GPUVM_EXPORT void gpuvm_revocable_init(struct gpuvm_revocable *rev, void *data,
+				       void (*release)(void *data))
+{
+	revocable_init(rev, data, release);
+	if (unlikely(!data)) {
+		/* A successful try_access could not be told from a revoked
+		 * one: start revoked, so no access ever opens a section. */
+		gpuvm_warn(GPUVM_RULE_DEVICE_NULL_DATA,
+			   "gpuvm_revocable_init: NULL data; initialised as "
+			   "revoked (@release is never called)");
+		__atomic_store_n(&rev->available, 0, __ATOMIC_RELEASE);
+	}
+}
+
 GPUVM_EXPORT void *gpuvm_revocable_try_access(struct gpuvm_revocable *rev)
 {
 	gpuvm_rcu_read_lock();
-	if (__atomic_load_n(&rev->available, __ATOMIC_ACQUIRE))
+	/* NULL data (set behind init's back) is never handed out with the
+	 * section open: the caller would take it for "revoked". */
+	if (__atomic_load_n(&rev->available, __ATOMIC_ACQUIRE) &&
+	    likely(rev->data))
 		return rev->data;
 	gpuvm_rcu_read_unlock();
 	return NULL;
@@ -125,6 +142,13 @@ static struct gpuvm_devres *devres_add(const struct gpuvm_device_bound *bound,
 	ret = gpuvm_bound_check(bound, func);
 	if (ret)
 		goto fail;
+	if (unlikely(!data && !action)) {
+		/* try_access could not tell it from revoked (device.h). */
+		gpuvm_warn(GPUVM_RULE_DEVICE_NULL_DATA,
+			   "%s: NULL data; refused", func);
+		ret = -EINVAL;
+		goto fail;
+	}
 	dev = bound->dev;
 	dr = gpuvm_kzalloc(sizeof(*dr), GPUVM_GFP_KERNEL);
 	if (!dr) {
@@ -134,7 +158,8 @@ static struct gpuvm_devres *devres_add(const struct gpuvm_device_bound *bound,
 	dr->dev = dev;
 	dr->generation = bound->generation;
 	dr->action = action;
-	gpuvm_revocable_init(&dr->rev, data, release);
+	/* A devm action may have NULL data: it has no readers. */
+	revocable_init(&dr->rev, data, release);
 	/* The node's reference, and the handle's unless fire-and-forget. */
 	__atomic_store_n(&dr->refcount, action ? 1 : 2, __ATOMIC_RELAXED);
 
@@ -238,12 +263,20 @@ GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres)
 		pthread_mutex_unlock(&dev->lock__);
 		if (removed)
 			devres_put(devres);
+	} else if (gpuvm_rcu_read_ongoing()) {
+		/*
+		 * An unbind took the data. It may be waiting for a grace
+		 * period that this thread's read-side section holds up:
+		 * waiting for it could deadlock. Report and only drop the
+		 * handle's reference; the unbind holds the node's and frees
+		 * the devres, so nothing leaks or is freed twice.
+		 */
+		gpuvm_warn(GPUVM_RULE_DEVICE_RCU,
+			   "gpuvm_devres_drop: '%s' is releasing the data and "
+			   "this thread is inside an RCU read-side section; "
+			   "the drop does not wait for the release",
+			   gpuvm_dev_name(dev));
 	} else if (!(gpuvm_knobs_built() && devres->old_semantics)) {
-		if (gpuvm_rcu_read_ongoing())
-			gpuvm_warn(GPUVM_RULE_DEVICE_RCU,
-				   "gpuvm_devres_drop: waiting for an unbind "
-				   "of '%s' inside an RCU read-side section",
-				   gpuvm_dev_name(dev));
 		devres_wait_revocation(devres);
 	}
 	devres_put(devres);

@@ -393,8 +393,9 @@ gpuvm_gem_shmem_get_pages_sgt_locked(struct gpuvm_gem_shmem_object *shmem)
 	if (ret)
 		goto free_sgt;
 
-	shmem->sgt = sgt;
 	shmem->sgt_pages_ref__ = true;
+	/* Read by the fast path of gpuvm_gem_shmem_sg_table(). */
+	__atomic_store_n(&shmem->sgt, sgt, __ATOMIC_RELEASE);
 	return sgt;
 
 free_sgt:
@@ -422,6 +423,7 @@ GPUVM_EXPORT void
 gpuvm_gem_shmem_free_sgt_locked(struct gpuvm_gem_shmem_object *shmem)
 {
 	static const char func[] = "gpuvm_gem_shmem_free_sgt_locked";
+	struct gpuvm_sg_table *sgt;
 
 	assert_resv_held(shmem, func);
 	if (refuse_imported(shmem, func))
@@ -433,11 +435,12 @@ gpuvm_gem_shmem_free_sgt_locked(struct gpuvm_gem_shmem_object *shmem)
 			   func);
 		return;
 	}
-	gpuvm_dma_unmap_sgtable(shmem->dev, shmem->sgt, GPUVM_DMA_BIDIRECTIONAL,
-				0);
-	gpuvm_sg_free_table(shmem->sgt);
-	gpuvm_kfree(shmem->sgt);
-	shmem->sgt = NULL;
+	sgt = shmem->sgt;
+	/* Read by the fast path of gpuvm_gem_shmem_sg_table(). */
+	__atomic_store_n(&shmem->sgt, NULL, __ATOMIC_RELEASE);
+	gpuvm_dma_unmap_sgtable(shmem->dev, sgt, GPUVM_DMA_BIDIRECTIONAL, 0);
+	gpuvm_sg_free_table(sgt);
+	gpuvm_kfree(sgt);
 	/* The pages reference stays with the object (sgt_pages_ref__). */
 }
 
@@ -455,6 +458,32 @@ static void sgt_map_release(void *data)
 	gpuvm_dma_resv_guard_unlock(&guard);
 }
 
+/*
+ * The table of the resource of the current binding. The driver may have
+ * freed it (gpuvm_gem_shmem_free_sgt_locked()) behind the resource's back:
+ * the resource would free it a second time at unbind, and in the kernel
+ * the abstraction would hand out the freed table. Reported; a new table is
+ * built (with the pages reference the freed one kept) and the resource
+ * frees that one.
+ */
+static const struct gpuvm_sg_table *
+sg_table_of_binding(struct gpuvm_gem_shmem_object *shmem)
+{
+	struct gpuvm_dma_resv_guard guard =
+		gpuvm_dma_resv_guard_lock(shmem->base.resv);
+	const struct gpuvm_sg_table *sgt = shmem->sgt;
+
+	if (unlikely(!sgt)) {
+		gpuvm_warn(GPUVM_RULE_SHMEM_SGT_DOUBLE_FREE,
+			   "gpuvm_gem_shmem_sg_table: the table of the "
+			   "binding's device resource was freed by "
+			   "gpuvm_gem_shmem_free_sgt_locked(); built again");
+		sgt = gpuvm_gem_shmem_get_pages_sgt_locked(shmem);
+	}
+	gpuvm_dma_resv_guard_unlock(&guard);
+	return sgt;
+}
+
 static const struct gpuvm_sg_table *
 sg_table_populate(struct gpuvm_gem_shmem_object *shmem,
 		  const struct gpuvm_device_bound *bound)
@@ -468,7 +497,8 @@ sg_table_populate(struct gpuvm_gem_shmem_object *shmem,
 
 	old = shmem->sgt_res__;
 	if (old && gpuvm_devres_generation(old) == bound->generation) {
-		ret = shmem->sgt; /* another thread was first */
+		/* Another thread was first, or the table was freed. */
+		ret = sg_table_of_binding(shmem);
 		goto out;
 	}
 	if (old) {
@@ -523,7 +553,7 @@ gpuvm_gem_shmem_sg_table(struct gpuvm_gem_shmem_object *shmem,
 	gpuvm_rcu_read_lock();
 	dr = gpuvm_rcu_dereference(shmem->sgt_res__);
 	if (likely(dr) && gpuvm_devres_generation(dr) == bound->generation)
-		sgt = shmem->sgt;
+		sgt = __atomic_load_n(&shmem->sgt, __ATOMIC_ACQUIRE);
 	gpuvm_rcu_read_unlock();
 	if (likely(sgt))
 		return sgt;

@@ -30,7 +30,8 @@
  * data has been released, also when an unbind on another thread is
  * releasing it at the same moment (it then waits for that release). The
  * owner of the devres may therefore free whatever the release callback
- * touches as soon as the drop returns.
+ * touches as soon as the drop returns. The exception is a drop inside an
+ * RCU read-side section, which must not wait (see gpuvm_devres_drop()).
  *
  * Locking: unbind runs the release callbacks with no lock held except
  * the device's own bind/unbind serialisation, so a release callback must
@@ -53,7 +54,8 @@
  * liburcu and recognised. Rules that remain:
  *  - a thread must not exit, unbind a device, drop a devres or revoke a
  *    revocable while inside a read-side section (gpuvm_device_unbind()
- *    detects the unbind case, warns and refuses with -EDEADLK);
+ *    detects the unbind case, warns and refuses with -EDEADLK;
+ *    gpuvm_devres_drop() warns and does not wait, see there);
  *  - an application thread that registered itself with urcu-memb must say
  *    so with gpuvm_rcu_external_thread() (rcu.h) before its first libgpuvm
  *    call, or it would be registered twice.
@@ -76,6 +78,7 @@ GPUVM_BEGIN_DECLS
 #define GPUVM_RULE_DEVICE_FINI "device-fini-while-in-use"
 #define GPUVM_RULE_DEVICE_RCU "device-rcu-read-section"
 #define GPUVM_RULE_DMA_UNMAP "dma-unmap-not-mapped"
+#define GPUVM_RULE_DEVICE_NULL_DATA "revocable-null-data"
 
 /* The page size of shmem objects and DMA mappings. */
 #define GPUVM_PAGE_SIZE 4096u
@@ -140,6 +143,12 @@ GPUVM_EXPORT void gpuvm_device_init(struct gpuvm_device *dev, const char *name);
  * A device that is still bound is reported (GPUVM_RULE_DEVICE_FINI) and
  * unbound first. DMA mappings still live are reported too; their registry
  * entries are leaked and stay counted by gpuvm_dma_mappings_live().
+ *
+ * When the device cannot be finalised it is reported
+ * (GPUVM_RULE_DEVICE_FINI) and left intact (still usable, to be finalised
+ * again later): its unbind was refused (called inside a bound scope of
+ * @dev or an RCU read-side section; the unbind reports that too), or an
+ * unbind of @dev is running on another thread.
  *
  * Context: may block (as gpuvm_device_unbind()); not inside a bound scope
  * of @dev nor an RCU read-side section. Nothing may use @dev concurrently
@@ -263,8 +272,14 @@ struct gpuvm_revocable {
 /**
  * gpuvm_revocable_init() - initialise @rev, not revoked
  * @rev: the revocable
- * @data: the data; should not be NULL (see gpuvm_revocable_try_access())
+ * @data: the data; must not be NULL
  * @release: called with @data by the revocation (may be NULL)
+ *
+ * A NULL @data is reported (GPUVM_RULE_DEVICE_NULL_DATA): a successful
+ * gpuvm_revocable_try_access() could not be told from a revoked one, and
+ * its read-side section would be left open. @rev is then initialised as
+ * revoked: gpuvm_revocable_try_access() returns NULL without a section,
+ * and @release is never called.
  *
  * Context: any thread, before @rev is shared; does not allocate.
  */
@@ -284,8 +299,8 @@ GPUVM_EXPORT void gpuvm_revocable_init(struct gpuvm_revocable *rev, void *data,
  * a devres or exit the thread.
  * Return: the data, inside a read-side section that
  * gpuvm_revocable_end_access() ends; NULL once revoked (no section then).
- * A NULL @data therefore cannot be told from a revoked one, and its
- * section would be left open.
+ * NULL data (refused by gpuvm_revocable_init() and gpuvm_devres_new())
+ * is treated as revoked: NULL always means no section.
  */
 GPUVM_EXPORT void *gpuvm_revocable_try_access(struct gpuvm_revocable *rev);
 
@@ -331,7 +346,8 @@ struct gpuvm_devres;
 /**
  * gpuvm_devres_new() - register @data as a resource of the bound device
  * @bound: a bound scope of the device
- * @data: the resource; should not be NULL (see gpuvm_devres_try_access())
+ * @data: the resource; must not be NULL (gpuvm_devres_try_access() could
+ *        not tell it from a revoked one)
  * @release: releases @data, exactly once: at unbind, at
  *           gpuvm_devres_drop(), or right here when the registration
  *           fails (may be NULL)
@@ -346,7 +362,9 @@ struct gpuvm_devres;
  * the device's internal mutex briefly.
  * Return: the handle, or an error pointer: -ENXIO when @bound is not an
  * entered scope (left, or its enter failed; reported as
- * GPUVM_RULE_DEVICE_TOKEN), -ENOMEM.
+ * GPUVM_RULE_DEVICE_TOKEN), -EINVAL when @data is NULL (reported as
+ * GPUVM_RULE_DEVICE_NULL_DATA; @release(NULL) has run, as on every
+ * failure), -ENOMEM.
  */
 GPUVM_EXPORT struct gpuvm_devres *
 gpuvm_devres_new(const struct gpuvm_device_bound *bound, void *data,
@@ -405,9 +423,16 @@ GPUVM_EXPORT void gpuvm_devres_end_access(struct gpuvm_devres *devres);
  * checker, a write-side acquisition of the device's lock class). When
  * this returns the data has been released and @devres is gone.
  *
+ * Inside an RCU read-side section the drop must not wait: the unbind may
+ * be waiting for a grace period that this thread holds up. When an unbind
+ * took the data, this is reported (GPUVM_RULE_DEVICE_RCU) and the drop
+ * returns at once: the handle is gone (the unbind frees the devres; the
+ * data is released exactly once), but the release may still be running or
+ * yet to run, so the caller must not free what it touches before that
+ * unbind has returned.
+ *
  * Context: may block (see above); does not allocate. Not inside an RCU
- * read-side section (reported as GPUVM_RULE_DEVICE_RCU when it has to
- * wait, which may then deadlock), and without holding locks the release
+ * read-side section (see above), and without holding locks the release
  * callback or the callbacks of a concurrent unbind take.
  */
 GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres);

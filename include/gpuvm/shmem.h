@@ -374,8 +374,11 @@ gpuvm_gem_shmem_free_sgt_locked(struct gpuvm_gem_shmem_object *shmem);
  * without taking a lock. Unbind unmaps and frees it; a call in a later
  * binding builds a new one. The driver must not free the table itself
  * (gpuvm_gem_shmem_free_sgt_locked()) while the resource of the binding
- * exists: this call then returns NULL until the next binding, and the
- * unbind reports a double free.
+ * exists (the resource would free it again): the next call reports it
+ * (GPUVM_RULE_SHMEM_SGT_DOUBLE_FREE) and, like a first call, builds and
+ * maps a new table, which the resource then owns (tables returned before
+ * are gone). When no call comes before the unbind, the unbind reports
+ * the double free instead.
  *
  * Context: the first call of a binding takes @shmem->sgt_lock and then the
  * reservation (neither may be held), allocates and may wait for a grace
@@ -389,12 +392,14 @@ gpuvm_gem_shmem_free_sgt_locked(struct gpuvm_gem_shmem_object *shmem);
  * then), -ENXIO when @bound is not an entered scope (reported as
  * GPUVM_RULE_DEVICE_TOKEN), -ENOMEM (nothing cached; when registering the
  * resource failed, the table was unmapped and freed but the pages
- * reference it took stays, as in the kernel, and is reused by the retry).
+ * reference it took stays, as in the kernel, and is reused by the retry;
+ * when building the table again after the driver freed it failed, the
+ * next call reports and tries again).
  * Kernel parity: imported objects are refused: the kernel's helper returns
  * the exporter's cached table, which the device resource would then free
  * at unbind behind the exporter's back. A resource of an earlier binding
  * is replaced, where the Rust abstraction would hand out its released
- * table.
+ * table; so is a table the driver freed during the binding.
  */
 GPUVM_EXPORT const struct gpuvm_sg_table *
 gpuvm_gem_shmem_sg_table(struct gpuvm_gem_shmem_object *shmem,

@@ -257,6 +257,87 @@ static void test_device_fini_bound_warns_and_unbinds(void **state)
 	assert_int_equal(released(&log, 2), 1);
 }
 
+/*
+ * Finalising a device whose unbind is refused (inside its own bound scope,
+ * inside an RCU read-side section) reports it and leaves the device
+ * intact, instead of destroying the mutexes of a device that is still
+ * bound.
+ */
+static void test_device_fini_refused_when_unbind_refused(void **state)
+{
+	struct gpuvm_device dev;
+	struct gpuvm_device_bound b;
+	struct rel_log log = { 0 };
+	struct rel_item it = { .log = &log, .id = 1 };
+
+	gpuvm_device_init(&dev, "dev");
+	gpuvm_device_bind(&dev);
+	gpuvm_device_bound_enter(&dev, &b);
+	assert_int_equal(
+		gpuvm_devm_add_action_or_reset(&b, rel_item_release, &it), 0);
+
+	gpuvm_device_fini(&dev);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DEVICE_TOKEN), 1);
+	/* "still bound", then "not finalised" */
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DEVICE_FINI), 2);
+	assert_true(gpuvm_device_is_bound(&dev));
+	assert_int_equal(released(&log, 1), 0);
+	/* Not destroyed (a destroyed glibc mutex refuses with EINVAL). */
+	assert_int_equal(pthread_mutex_trylock(&dev.lock__), 0);
+	pthread_mutex_unlock(&dev.lock__);
+	gpuvm_device_bound_exit(&b);
+
+	gpuvm_rcu_read_lock();
+	gpuvm_device_fini(&dev);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DEVICE_RCU), 1);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DEVICE_FINI), 2);
+	gpuvm_rcu_read_unlock();
+	assert_true(gpuvm_device_is_bound(&dev));
+	assert_int_equal(released(&log, 1), 0);
+
+	/* Still a working device. */
+	assert_int_equal(gpuvm_device_unbind(&dev), 0);
+	assert_int_equal(released(&log, 1), 1);
+	gpuvm_device_fini(&dev);
+}
+
+/*
+ * Finalising a device while another thread unbinds it reports it and
+ * leaves the device intact: the unbind still uses its mutexes.
+ */
+static void test_device_fini_refused_while_unbinding(void **state)
+{
+	struct gpuvm_device dev;
+	struct gpuvm_device_bound b;
+	struct rel_log log = { 0 };
+	struct rel_item it = { .log = &log, .id = 1 };
+	struct unbind_thread u = { .dev = &dev };
+	pthread_t tu;
+
+	gpuvm_device_init(&dev, "dev");
+	gpuvm_device_bind(&dev);
+	gpuvm_device_bound_enter(&dev, &b);
+	assert_int_equal(
+		gpuvm_devm_add_action_or_reset(&b, rel_item_release, &it), 0);
+	gpuvm_device_bound_exit(&b);
+
+	gpuvm_hook_park(GPUVM_HOOK_DEVRES_RELEASE, GPUVM_HOOK_PARK_ALL);
+	tu = dev_start(unbind_main, &u);
+	assert_true(gpuvm_hook_wait_parked(GPUVM_HOOK_DEVRES_RELEASE, 1));
+
+	gpuvm_device_fini(&dev);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DEVICE_FINI), 1);
+	assert_int_equal(pthread_mutex_trylock(&dev.lock__), 0);
+	pthread_mutex_unlock(&dev.lock__);
+	assert_int_equal(released(&log, 1), 0);
+
+	gpuvm_hook_unpark(GPUVM_HOOK_DEVRES_RELEASE);
+	dev_join(tu);
+	assert_int_equal(u.ret, 0);
+	assert_int_equal(released(&log, 1), 1);
+	gpuvm_device_fini(&dev);
+}
+
 /* ---- device resources --------------------------------------------------- */
 
 static void test_device_devres_released_in_reverse_order(void **state)
@@ -559,6 +640,68 @@ static void test_device_unbind_waits_for_winning_drop(void **state)
 	gpuvm_device_fini(&dev);
 }
 
+struct rcu_drop_thread {
+	struct gpuvm_devres *dr;
+	int done;
+};
+
+static void *rcu_drop_main(void *p)
+{
+	struct rcu_drop_thread *d = p;
+
+	gpuvm_rcu_read_lock();
+	gpuvm_devres_drop(d->dr);
+	gpuvm_rcu_read_unlock();
+	dev_set_flag(&d->done);
+	return NULL;
+}
+
+/*
+ * A drop inside an RCU read-side section while an unbind is about to wait
+ * for a grace period: waiting for the unbind would deadlock (the grace
+ * period waits for the dropping thread). The drop reports it and returns
+ * without waiting; the unbind releases the data once and frees the devres.
+ */
+static void test_device_devres_drop_in_rcu_section_does_not_wait(void **state)
+{
+	struct gpuvm_device dev;
+	struct rel_log log = { 0 };
+	struct rel_item it = { .log = &log, .id = 1 };
+	struct unbind_thread u = { .dev = &dev };
+	struct rcu_drop_thread d = { 0 };
+	long live = gpuvm_alloc_live();
+	pthread_t tu, td;
+
+	gpuvm_device_init(&dev, "dev");
+	gpuvm_device_bind(&dev);
+	d.dr = new_devres(&dev, &it);
+
+	/* Revoked; the unbind is about to wait for a grace period. */
+	gpuvm_hook_park(GPUVM_HOOK_DEVRES_REVOKE, GPUVM_HOOK_PARK_ALL);
+	tu = dev_start(unbind_main, &u);
+	assert_true(gpuvm_hook_wait_parked(GPUVM_HOOK_DEVRES_REVOKE, 1));
+
+	/* A drop that would wait parks here instead of deadlocking. */
+	gpuvm_hook_park(GPUVM_HOOK_DEVRES_DROP_WAIT, GPUVM_HOOK_PARK_ALL);
+	td = dev_start(rcu_drop_main, &d);
+	while (!dev_flag(&d.done) &&
+	       !gpuvm_hook_hits(GPUVM_HOOK_DEVRES_DROP_WAIT))
+		sched_yield();
+	assert_int_equal(gpuvm_hook_hits(GPUVM_HOOK_DEVRES_DROP_WAIT), 0);
+	dev_join(td);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DEVICE_RCU), 1);
+	/* Returned before the release, which the unbind still owes. */
+	assert_int_equal(released(&log, 1), 0);
+
+	gpuvm_hook_unpark(GPUVM_HOOK_DEVRES_REVOKE);
+	dev_join(tu);
+	assert_int_equal(u.ret, 0);
+	assert_int_equal(released(&log, 1), 1);
+	assert_int_equal(gpuvm_device_devres_count(&dev), 0);
+	assert_int_equal(gpuvm_alloc_live(), live);
+	gpuvm_device_fini(&dev);
+}
+
 /* ---- revocable ---------------------------------------------------------- */
 
 static void test_device_revocable_revoke_once(void **state)
@@ -609,6 +752,53 @@ static void *reader_main(void *p)
 
 /* A try_access reader keeps the data alive across the revocation: the
  * release waits for the grace period that the reader holds up. */
+static int null_releases;
+
+static void null_release(void *data)
+{
+	assert_null(data);
+	null_releases++;
+}
+
+/*
+ * NULL data: a successful try_access would return NULL with its
+ * read-side section open, which the caller takes for "revoked" and never
+ * ends. Refused at registration; a revocable initialised with it starts
+ * revoked. A devm action may still take NULL (it has no readers).
+ */
+static void test_device_null_data_refused(void **state)
+{
+	struct gpuvm_device dev;
+	struct gpuvm_device_bound b;
+	struct gpuvm_revocable rev;
+	struct gpuvm_devres *dr;
+
+	null_releases = 0;
+	gpuvm_device_init(&dev, "dev");
+	gpuvm_device_bind(&dev);
+	gpuvm_device_bound_enter(&dev, &b);
+	dr = gpuvm_devres_new(&b, NULL, null_release);
+	assert_int_equal(gpuvm_ptr_err(dr), -EINVAL);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DEVICE_NULL_DATA), 1);
+	/* Ownership passed: the release ran, as on every failure. */
+	assert_int_equal(null_releases, 1);
+	assert_int_equal(gpuvm_device_devres_count(&dev), 0);
+	assert_int_equal(gpuvm_devm_add_action_or_reset(&b, null_release, NULL),
+			 0);
+	gpuvm_device_bound_exit(&b);
+
+	gpuvm_revocable_init(&rev, NULL, null_release);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_DEVICE_NULL_DATA), 1);
+	assert_null(gpuvm_revocable_try_access(&rev));
+	assert_false(gpuvm_rcu_read_ongoing());
+	assert_false(gpuvm_revocable_revoke(&rev));
+	assert_int_equal(null_releases, 1);
+
+	assert_int_equal(gpuvm_device_unbind(&dev), 0);
+	assert_int_equal(null_releases, 2); /* the action */
+	gpuvm_device_fini(&dev);
+}
+
 static void test_device_revocable_reader_holds_off_release(void **state)
 {
 	struct gpuvm_device dev;
@@ -944,6 +1134,8 @@ int main(int argc, char **argv)
 		dev_test(test_device_unbind_inside_own_scope_refused),
 		dev_test(test_device_unbind_inside_rcu_section_refused),
 		dev_test(test_device_fini_bound_warns_and_unbinds),
+		dev_test(test_device_fini_refused_when_unbind_refused),
+		dev_test(test_device_fini_refused_while_unbinding),
 		dev_test(test_device_devres_released_in_reverse_order),
 		dev_test(test_device_devres_new_outside_scope),
 		dev_test(test_device_devres_access),
@@ -953,7 +1145,9 @@ int main(int argc, char **argv)
 		dev_test(test_device_devres_drop_waits_for_unbind),
 		dev_test(test_device_devres_old_drop_does_not_wait),
 		dev_test(test_device_unbind_waits_for_winning_drop),
+		dev_test(test_device_devres_drop_in_rcu_section_does_not_wait),
 		dev_test(test_device_revocable_revoke_once),
+		dev_test(test_device_null_data_refused),
 		dev_test(test_device_revocable_reader_holds_off_release),
 		dev_test(test_device_rcu_external_thread),
 		dev_test(test_device_dma_map_registry),

@@ -718,6 +718,52 @@ static void test_shmem_sg_table_lifecycle(void **state)
 	done_dev(&dev);
 }
 
+/*
+ * The driver frees the table of the binding's resource behind its back.
+ * The next call reports it and builds a new table (reusing the pages
+ * reference the freed one kept), which the resource owns: no NULL, and the
+ * unbind frees it without a double free.
+ */
+static void test_shmem_sg_table_after_driver_freed_it(void **state)
+{
+	struct gpuvm_device dev;
+	struct gpuvm_device_bound b;
+	struct gpuvm_gem_shmem_object *obj;
+	const struct gpuvm_sg_table *t1, *t2;
+
+	bound_dev(&dev);
+	obj = new_obj(&dev, 2 * GPUVM_PAGE_SIZE);
+	gpuvm_device_bound_enter(&dev, &b);
+	t1 = gpuvm_gem_shmem_sg_table(obj, &b);
+	assert_false(gpuvm_is_err_or_null(t1));
+
+	lock_obj(obj);
+	gpuvm_gem_shmem_free_sgt_locked(obj);
+	unlock_obj(obj);
+	assert_int_equal(gpuvm_device_dma_mappings(&dev), 0);
+
+	t2 = gpuvm_gem_shmem_sg_table(obj, &b);
+	assert_false(gpuvm_is_err_or_null(t2));
+	assert_int_equal(
+		harness_take_warnings(GPUVM_RULE_SHMEM_SGT_DOUBLE_FREE), 1);
+	assert_ptr_equal(t2, obj->sgt);
+	assert_true(gpuvm_device_dma_is_mapped(&dev, t2));
+	assert_int_equal(obj->pages_use_count, 1);
+	assert_int_equal(gpuvm_device_devres_count(&dev), 1);
+	/* The fast path again, no further report. */
+	assert_ptr_equal(gpuvm_gem_shmem_sg_table(obj, &b), t2);
+	gpuvm_device_bound_exit(&b);
+
+	/* The resource frees the new table: no double free. */
+	assert_int_equal(gpuvm_device_unbind(&dev), 0);
+	assert_null(obj->sgt);
+	assert_int_equal(gpuvm_device_dma_mappings(&dev), 0);
+	assert_int_equal(obj->pages_use_count, 1);
+
+	put_obj(obj);
+	done_dev(&dev);
+}
+
 /* ---- resv guard --------------------------------------------------------- */
 
 static int guarded_early_return(struct gpuvm_dma_resv *resv, bool early)
@@ -777,6 +823,7 @@ int main(int argc, char **argv)
 		dev_test(test_shmem_imported_refuses_pages),
 		dev_test(test_shmem_sg_table_left_scope),
 		dev_test(test_shmem_sg_table_lifecycle),
+		dev_test(test_shmem_sg_table_after_driver_freed_it),
 		dev_test(test_shmem_resv_guard),
 	};
 
