@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: MIT
+//! Reference counting as in the kernel's `sync::aref`.
+
+/// `ARef` and `AlwaysRefCounted`, at the kernel's path.
+pub mod aref {
+    use core::marker::PhantomData;
+    use core::ops::Deref;
+    use core::ptr::NonNull;
+
+    /// Types whose lifetime is governed by a reference count inside them.
+    ///
+    /// # Safety
+    ///
+    /// `inc_ref` keeps the object alive until the matching `dec_ref`, and
+    /// an object is valid while any reference is held.
+    pub unsafe trait AlwaysRefCounted {
+        /// Takes a reference.
+        fn inc_ref(&self);
+        /// Drops a reference; the last one frees the object.
+        ///
+        /// # Safety
+        ///
+        /// The caller owns one reference on `obj` and gives it up.
+        unsafe fn dec_ref(obj: NonNull<Self>);
+    }
+
+    /// An owned reference on an [`AlwaysRefCounted`] object.
+    pub struct ARef<T: AlwaysRefCounted> {
+        ptr: NonNull<T>,
+        _p: PhantomData<T>,
+    }
+
+    // SAFETY: an `ARef` may drop the object on another thread (needs
+    // `Send`) and shares it with the threads holding other references
+    // (needs `Sync`), as the kernel's rule.
+    unsafe impl<T: AlwaysRefCounted + Sync + Send> Send for ARef<T> {}
+    // SAFETY: as above; `&ARef` can be cloned into an `ARef` on any thread.
+    unsafe impl<T: AlwaysRefCounted + Sync + Send> Sync for ARef<T> {}
+
+    impl<T: AlwaysRefCounted> ARef<T> {
+        /// Wraps a reference the caller owns.
+        ///
+        /// # Safety
+        ///
+        /// The caller owns one reference on `ptr` and hands it over.
+        pub unsafe fn from_raw(ptr: NonNull<T>) -> Self {
+            ARef { ptr, _p: PhantomData }
+        }
+
+        /// Gives the reference up without dropping it.
+        pub fn into_raw(me: Self) -> NonNull<T> {
+            core::mem::ManuallyDrop::new(me).ptr
+        }
+    }
+
+    impl<T: AlwaysRefCounted> Clone for ARef<T> {
+        fn clone(&self) -> Self {
+            self.deref().inc_ref();
+            ARef { ptr: self.ptr, _p: PhantomData }
+        }
+    }
+
+    impl<T: AlwaysRefCounted> From<&T> for ARef<T> {
+        fn from(obj: &T) -> Self {
+            obj.inc_ref();
+            ARef { ptr: NonNull::from(obj), _p: PhantomData }
+        }
+    }
+
+    impl<T: AlwaysRefCounted> Deref for ARef<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            // SAFETY: the reference we own keeps the object alive.
+            unsafe { self.ptr.as_ref() }
+        }
+    }
+
+    impl<T: AlwaysRefCounted> Drop for ARef<T> {
+        fn drop(&mut self) {
+            // SAFETY: we own one reference.
+            unsafe { T::dec_ref(self.ptr) }
+        }
+    }
+
+    impl<T: AlwaysRefCounted + core::fmt::Debug> core::fmt::Debug for ARef<T> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            self.deref().fmt(f)
+        }
+    }
+}
+
+pub use aref::{ARef, AlwaysRefCounted};
