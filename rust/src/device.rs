@@ -85,6 +85,12 @@ impl<Ctx: DeviceContext> Device<Ctx> {
         unsafe { (*self.data.as_ptr()).raw.get() }
     }
 
+    /// The device's name.
+    pub fn name(&self) -> &str {
+        // SAFETY: the name given at creation is a static C string.
+        unsafe { CStr::from_ptr((*self.as_raw()).name) }.to_str().unwrap_or("?")
+    }
+
     /// Binds a driver to the device.
     pub fn bind(&self) -> Result {
         // SAFETY: a live device.
@@ -138,6 +144,18 @@ impl Deref for Device<Bound> {
     fn deref(&self) -> &Device<Normal> {
         // SAFETY: the scope keeps a reference on the device.
         unsafe { &(*self.data.as_ptr()).me }
+    }
+}
+
+impl AsRef<Device> for Device<Normal> {
+    fn as_ref(&self) -> &Device {
+        self
+    }
+}
+
+impl AsRef<Device> for Device<Bound> {
+    fn as_ref(&self) -> &Device {
+        self
     }
 }
 

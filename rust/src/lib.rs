@@ -116,8 +116,33 @@ pub mod device;
 pub mod drm;
 pub mod error;
 pub mod pin_init;
+pub mod rules;
 pub mod sync;
 pub mod testing;
+
+/// Formatting, at the kernel's path (`kernel::fmt`).
+pub use core::fmt;
+
+/// Size constants, as the kernel's `kernel::sizes`.
+pub mod sizes {
+    /// 4 KiB.
+    pub const SZ_4K: usize = 4 << 10;
+    /// 64 KiB.
+    pub const SZ_64K: usize = 64 << 10;
+    /// 2 MiB.
+    pub const SZ_2M: usize = 2 << 20;
+    /// 1 GiB.
+    pub const SZ_1G: usize = 1 << 30;
+}
+
+/// Prints a device error, as the kernel's `dev_err!`: the device's name,
+/// then the message, on stderr.
+#[macro_export]
+macro_rules! dev_err {
+    ($dev:expr, $($arg:tt)*) => {
+        ::std::eprintln!("{}: {}", $crate::device::Device::name(::core::convert::AsRef::<$crate::device::Device>::as_ref($dev)), ::core::format_args!($($arg)*))
+    };
+}
 
 /// What kernel code gets from `kernel::prelude::*`, as far as the GPUVM
 /// API needs it.
