@@ -18,6 +18,7 @@
 //! driver at all, and a shared unique handle is sound.
 //!
 //! ```compile_fail
+//! # // expect: E0277 `Cell<u32>` cannot be shared
 //! struct Drv(std::cell::Cell<u32>); // Send, not Sync
 //! gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
 //! ```
@@ -29,6 +30,7 @@
 //! Sharing the unique handle between threads, which needs it to be `Sync`:
 //!
 //! ```compile_fail
+//! # // expect: E0277 `Cell<u32>` cannot be shared
 //! struct Drv(std::cell::Cell<u32>);
 //! gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
 //! fn share(vm: &gpuvm::UniqueRefGpuVm<Drv>) {
@@ -50,6 +52,7 @@
 //! # 2. A driver that is not `Send` is refused
 //!
 //! ```compile_fail
+//! # // expect: E0277 `Rc<u32>` cannot be
 //! struct Drv(std::rc::Rc<u32>); // neither Send nor Sync
 //! gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
 //! ```
@@ -64,6 +67,7 @@
 //! its last reference dies (possibly in `deferred_cleanup` on a worker):
 //!
 //! ```compile_fail
+//! # // expect: E0277 `Cell<u32>` cannot be shared
 //! struct Drv;
 //! gpuvm::__test_driver!(Drv, vm_bo = std::cell::Cell<u32>, va = ());
 //! ```
@@ -76,6 +80,7 @@
 //! is enough and `Sync` is not needed:
 //!
 //! ```compile_fail
+//! # // expect: E0277 `Rc<u32>` cannot be sent
 //! struct Drv;
 //! gpuvm::__test_driver!(Drv, vm_bo = (), va = std::rc::Rc<u32>);
 //! ```
@@ -91,6 +96,7 @@
 //! cannot be turned into one for another op, nor kept for later:
 //!
 //! ```compile_fail
+//! # // expect: lifetime may not live long enough
 //! use gpuvm::OpMapped;
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
@@ -110,6 +116,7 @@
 //! Keeping a token past its step, to return it from a later one:
 //!
 //! ```compile_fail
+//! # // expect: lifetime may not live long enough
 //! use gpuvm::{OpMap, OpMapped};
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
@@ -130,6 +137,7 @@
 //! A token of one kind does not stand for another kind's:
 //!
 //! ```compile_fail
+//! # // expect: E0308 mismatched types
 //! use gpuvm::{OpMap, OpRemapped};
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
@@ -147,6 +155,7 @@
 //! type; `sm_map` refuses it at run time with `EINVAL`.)
 //!
 //! ```compile_fail
+//! # // expect: E0308 mismatched types
 //! use gpuvm::{GpuVmBoAlloc, OpMapRequest, UniqueRefGpuVm};
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
@@ -166,6 +175,7 @@
 //! Creating one directly:
 //!
 //! ```compile_fail
+//! # // expect: E0624 associated function `new` is private
 //! use gpuvm::{GpuVm, GpuVmBoAlloc};
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
@@ -190,6 +200,7 @@
 //! be used after the removal:
 //!
 //! ```compile_fail
+//! # // expect: E0599 no method named `vm_bo` found for struct `GpuVaRemoved
 //! use gpuvm::{OpUnmap, OpUnmapped};
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
@@ -200,6 +211,7 @@
 //! }
 //! ```
 //! ```compile_fail
+//! # // expect: E0505 cannot move out of `op` because it is borrowed
 //! use gpuvm::{OpUnmap, OpUnmapped};
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
@@ -228,6 +240,7 @@
 //! `into_inner()`, moves):
 //!
 //! ```compile_fail
+//! # // expect: E0277 `NonNull<GpuVa<Drv>>` cannot be sent
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = u32);
 //! fn send(removed: gpuvm::GpuVaRemoved<Drv>) {
@@ -258,6 +271,7 @@
 //! }
 //! ```
 //! ```compile_fail
+//! # // expect: E0277 `*mut &mut Drv` cannot be sent
 //! use gpuvm::{OpMap, OpMapped};
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
@@ -269,6 +283,7 @@
 //! # 8. One unique handle; the tree changes only through `&mut`
 //!
 //! ```compile_fail
+//! # // expect: E0599 no method named `clone` found for struct `UniqueRefGpuVm
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
 //! fn two(vm: gpuvm::UniqueRefGpuVm<Drv>) -> (gpuvm::UniqueRefGpuVm<Drv>, gpuvm::UniqueRefGpuVm<Drv>) {
@@ -276,6 +291,7 @@
 //! }
 //! ```
 //! ```compile_fail
+//! # // expect: E0596 cannot borrow `*vm` as mutable
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
 //! fn unmap(vm: &gpuvm::UniqueRefGpuVm<Drv>) -> gpuvm::error::Result {
@@ -296,6 +312,7 @@
 //! bound scope says how long:
 //!
 //! ```compile_fail
+//! # // expect: E0597 `bound` does not live long enough
 //! # struct Drv;
 //! # gpuvm::__test_driver!(Drv, vm_bo = (), va = ());
 //! fn dma(dev: &gpuvm::device::Device, bo: &TestObject) -> gpuvm::error::Result<u64> {
@@ -317,6 +334,7 @@
 //! }
 //! ```
 //! ```compile_fail
+//! # // expect: E0277 `gpuvm::device::Device<gpuvm::device::Bound>` cannot be sent
 //! fn leave(dev: &gpuvm::device::Device) -> gpuvm::error::Result {
 //!     let bound = dev.bound()?;
 //!     std::thread::scope(|s| { s.spawn(move || drop(bound)); });
