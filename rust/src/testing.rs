@@ -156,3 +156,26 @@ pub fn fail_nth_allocation(n: u64) {
     // SAFETY: any value.
     unsafe { bindings::gpuvm_alloc_fail_nth(n as core::ffi::c_ulong) }
 }
+
+/// A fence signalling section (the kernel's `dma_fence_begin_signalling()`
+/// up to the guard's drop): where an asynchronous VM_BIND job's run path
+/// executes. Inside it the checker reports blocking allocations, taking a
+/// reservation, and anything else the kernel's lockdep annotations forbid.
+pub struct SignallingSection {
+    cookie: bool,
+    _not_send: core::marker::PhantomData<*mut ()>,
+}
+
+/// Enters a fence signalling section on this thread.
+pub fn signalling_section() -> SignallingSection {
+    // SAFETY: paired with the end in `Drop`, on this thread (`!Send`).
+    let cookie = unsafe { bindings::gpuvm_dma_fence_begin_signalling() };
+    SignallingSection { cookie, _not_send: core::marker::PhantomData }
+}
+
+impl Drop for SignallingSection {
+    fn drop(&mut self) {
+        // SAFETY: begun in `signalling_section` on this thread.
+        unsafe { bindings::gpuvm_dma_fence_end_signalling(self.cookie) }
+    }
+}
