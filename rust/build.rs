@@ -60,7 +60,10 @@ fn from_pkg_config() -> Option<Found> {
             PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
         }
     };
-    Some(Found { lib_dir, include_dirs })
+    Some(Found {
+        lib_dir,
+        include_dirs,
+    })
 }
 
 fn main() {
@@ -73,9 +76,16 @@ fn main() {
     let found = match env::var_os("LIBGPUVM_BUILD_DIR") {
         Some(dir) => {
             let dir = PathBuf::from(dir);
-            let dir = if dir.is_relative() { source.join(dir) } else { dir };
+            let dir = if dir.is_relative() {
+                source.join(dir)
+            } else {
+                dir
+            };
             from_build_dir(&dir, &source).unwrap_or_else(|| {
-                panic!("LIBGPUVM_BUILD_DIR={}: no src/libgpuvm.so there", dir.display())
+                panic!(
+                    "LIBGPUVM_BUILD_DIR={}: no src/libgpuvm.so there",
+                    dir.display()
+                )
             })
         }
         None => from_build_dir(&source.join("build"), &source)
@@ -88,24 +98,38 @@ fn main() {
                 )
             }),
     };
-    println!("cargo:rerun-if-changed={}", found.lib_dir.join("libgpuvm.so").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        found.lib_dir.join("libgpuvm.so").display()
+    );
+    for dir in &found.include_dirs {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
     println!("cargo:rustc-link-search=native={}", found.lib_dir.display());
     println!("cargo:rustc-link-lib=dylib=gpuvm");
     // Tests and examples run straight from target/: find the library there.
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", found.lib_dir.display());
+    println!(
+        "cargo:rustc-link-arg=-Wl,-rpath,{}",
+        found.lib_dir.display()
+    );
 
     // The C side of the layout check.
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     let probe = out_dir.join("layout-probe");
     let cc = env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let mut cmd = Command::new(&cc);
-    cmd.arg("-std=gnu11").arg("-o").arg(&probe).arg(manifest.join("layout/probe.c"));
+    cmd.arg("-std=gnu11")
+        .arg("-o")
+        .arg(&probe)
+        .arg(manifest.join("layout/probe.c"));
     for dir in &found.include_dirs {
         cmd.arg("-I").arg(dir);
     }
     let status = cmd.status().unwrap_or_else(|e| panic!("running {cc}: {e}"));
     assert!(status.success(), "{cc} could not build layout/probe.c");
-    let out = Command::new(&probe).output().expect("running the layout probe");
+    let out = Command::new(&probe)
+        .output()
+        .expect("running the layout probe");
     assert!(out.status.success(), "the layout probe failed");
     fs::write(out_dir.join("c_layout.rs"), out.stdout).unwrap();
 }

@@ -16,8 +16,13 @@ packages=(gcc g++ meson ninja-build pkg-config libcmocka-dev liburcu-dev
 
 install_deps() {
 	local missing=()
+	local rust=()
 	local p
-	for p in "${packages[@]}" "$@"; do
+	# The Rust crate's tests (rust/) need cargo 1.85 or later: Debian 12's
+	# own cargo is older, its -web packages are new enough. A cargo already
+	# on PATH (rustup's, say) is used as it is.
+	command -v cargo >/dev/null 2>&1 || rust=(cargo-web rustc-web)
+	for p in "${packages[@]}" "${rust[@]}" "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$p")
 	done

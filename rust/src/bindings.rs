@@ -230,7 +230,8 @@ pub struct gpuvm_ops {
     pub op_free: Option<unsafe extern "C" fn(op: *mut gpuva_op)>,
     pub vm_bo_alloc: Option<unsafe extern "C" fn() -> *mut gpuvm_bo>,
     pub vm_bo_free: Option<unsafe extern "C" fn(vm_bo: *mut gpuvm_bo)>,
-    pub vm_bo_validate: Option<unsafe extern "C" fn(vm_bo: *mut gpuvm_bo, exec: *mut c_void) -> c_int>,
+    pub vm_bo_validate:
+        Option<unsafe extern "C" fn(vm_bo: *mut gpuvm_bo, exec: *mut c_void) -> c_int>,
     pub sm_step_map: Option<unsafe extern "C" fn(op: *mut gpuva_op, p: *mut c_void) -> c_int>,
     pub sm_step_remap: Option<unsafe extern "C" fn(op: *mut gpuva_op, p: *mut c_void) -> c_int>,
     pub sm_step_unmap: Option<unsafe extern "C" fn(op: *mut gpuva_op, p: *mut c_void) -> c_int>,

@@ -66,7 +66,11 @@ impl Device<Normal> {
             // SAFETY: all-zero is a valid state to initialise from.
             raw: UnsafeCell::new(unsafe { core::mem::zeroed() }),
             refs: AtomicUsize::new(1),
-            me: Device { data: NonNull::dangling(), bound: core::ptr::null(), _ctx: PhantomData },
+            me: Device {
+                data: NonNull::dangling(),
+                bound: core::ptr::null(),
+                _ctx: PhantomData,
+            },
         });
         let data = NonNull::from(Box::leak(data));
         // SAFETY: `data` is a fresh allocation we own.
@@ -88,7 +92,9 @@ impl<Ctx: DeviceContext> Device<Ctx> {
     /// The device's name.
     pub fn name(&self) -> &str {
         // SAFETY: the name given at creation is a static C string.
-        unsafe { CStr::from_ptr((*self.as_raw()).name) }.to_str().unwrap_or("?")
+        unsafe { CStr::from_ptr((*self.as_raw()).name) }
+            .to_str()
+            .unwrap_or("?")
     }
 
     /// Binds a driver to the device.
@@ -127,8 +133,16 @@ impl<Ctx: DeviceContext> Device<Ctx> {
         if ret < 0 {
             return Err(ENODEV);
         }
-        let view = Device { data: self.data, bound: raw.get(), _ctx: PhantomData };
-        Ok(BoundScope { raw, view, _dev: PhantomData })
+        let view = Device {
+            data: self.data,
+            bound: raw.get(),
+            _ctx: PhantomData,
+        };
+        Ok(BoundScope {
+            raw,
+            view,
+            _dev: PhantomData,
+        })
     }
 }
 

@@ -47,7 +47,24 @@ macro_rules! zeroable {
         unsafe impl Zeroable for $t {}
     )* };
 }
-zeroable!((), bool, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
+zeroable!(
+    (),
+    bool,
+    u8,
+    u16,
+    u32,
+    u64,
+    u128,
+    usize,
+    i8,
+    i16,
+    i32,
+    i64,
+    i128,
+    isize,
+    f32,
+    f64
+);
 // SAFETY: an array of zeroable elements is zeroable.
 unsafe impl<T: Zeroable, const N: usize> Zeroable for [T; N] {}
 // SAFETY: None is the all-zero pattern of an optional non-null pointer.

@@ -44,7 +44,10 @@ pub mod aref {
         ///
         /// The caller owns one reference on `ptr` and hands it over.
         pub unsafe fn from_raw(ptr: NonNull<T>) -> Self {
-            ARef { ptr, _p: PhantomData }
+            ARef {
+                ptr,
+                _p: PhantomData,
+            }
         }
 
         /// Gives the reference up without dropping it.
@@ -56,14 +59,20 @@ pub mod aref {
     impl<T: AlwaysRefCounted> Clone for ARef<T> {
         fn clone(&self) -> Self {
             self.deref().inc_ref();
-            ARef { ptr: self.ptr, _p: PhantomData }
+            ARef {
+                ptr: self.ptr,
+                _p: PhantomData,
+            }
         }
     }
 
     impl<T: AlwaysRefCounted> From<&T> for ARef<T> {
         fn from(obj: &T) -> Self {
             obj.inc_ref();
-            ARef { ptr: NonNull::from(obj), _p: PhantomData }
+            ARef {
+                ptr: NonNull::from(obj),
+                _p: PhantomData,
+            }
         }
     }
 

@@ -27,7 +27,10 @@ static SERIAL: Mutex<()> = Mutex::new(());
 unsafe extern "C" fn record(rule: *const c_char, msg: *const c_char, _data: *mut c_void) {
     // SAFETY: the library passes two valid strings.
     let (rule, msg) = unsafe { (CStr::from_ptr(rule), CStr::from_ptr(msg)) };
-    let w = Warning { rule: rule.to_string_lossy().into_owned(), msg: msg.to_string_lossy().into_owned() };
+    let w = Warning {
+        rule: rule.to_string_lossy().into_owned(),
+        msg: msg.to_string_lossy().into_owned(),
+    };
     if let Ok(mut v) = WARNINGS.lock() {
         v.push(w);
     }
@@ -67,7 +70,11 @@ impl Checked {
         let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         capture_warnings();
         take_warnings();
-        Checked { _serial: serial, live_at_start: live_allocations(), expected: Vec::new() }
+        Checked {
+            _serial: serial,
+            live_at_start: live_allocations(),
+            expected: Vec::new(),
+        }
     }
 
     /// Declares that the test provokes a warning of `rule`: it must be
@@ -90,13 +97,26 @@ impl Checked {
         let leaks = unsafe { bindings::gpuvm_report_leaks() };
         let warnings = take_warnings();
         let expected = std::mem::take(&mut self.expected);
-        let missing: Vec<_> = expected.iter().filter(|r| !warnings.iter().any(|w| w.rule == **r)).collect();
-        let unexpected: Vec<_> = warnings.iter().filter(|w| !expected.contains(&w.rule.as_str())).collect();
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|r| !warnings.iter().any(|w| w.rule == **r))
+            .collect();
+        let unexpected: Vec<_> = warnings
+            .iter()
+            .filter(|w| !expected.contains(&w.rule.as_str()))
+            .collect();
         assert!(unexpected.is_empty(), "libgpuvm reported: {unexpected:#?}");
-        assert!(missing.is_empty(), "expected libgpuvm warnings not reported: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "expected libgpuvm warnings not reported: {missing:?}"
+        );
         assert_eq!(leaks, 0, "libgpuvm reported {leaks} leak(s)");
         let live = live_allocations();
-        assert!(live <= self.live_at_start, "{} libgpuvm allocation(s) leaked", live - self.live_at_start);
+        assert!(
+            live <= self.live_at_start,
+            "{} libgpuvm allocation(s) leaked",
+            live - self.live_at_start
+        );
     }
 }
 
@@ -170,7 +190,10 @@ pub struct SignallingSection {
 pub fn signalling_section() -> SignallingSection {
     // SAFETY: paired with the end in `Drop`, on this thread (`!Send`).
     let cookie = unsafe { bindings::gpuvm_dma_fence_begin_signalling() };
-    SignallingSection { cookie, _not_send: core::marker::PhantomData }
+    SignallingSection {
+        cookie,
+        _not_send: core::marker::PhantomData,
+    }
 }
 
 impl Drop for SignallingSection {

@@ -44,7 +44,11 @@ pub struct Device<T: Driver, C: DeviceContext = Registered> {
 impl<T: Driver> Device<T> {
     /// Creates a DRM device on `parent`.
     pub fn new(parent: &device::Device) -> Result<ARef<Self>> {
-        let dev = Box::new(Device { parent: ARef::from(parent), refs: AtomicUsize::new(1), _p: PhantomData });
+        let dev = Box::new(Device {
+            parent: ARef::from(parent),
+            refs: AtomicUsize::new(1),
+            _p: PhantomData,
+        });
         // SAFETY: the box's one reference moves into the `ARef`.
         Ok(unsafe { ARef::from_raw(NonNull::from(Box::leak(dev))) })
     }

@@ -37,7 +37,10 @@ pub struct ObjectConfig<'a, T: DriverObject> {
 
 impl<T: DriverObject> Default for ObjectConfig<'_, T> {
     fn default() -> Self {
-        ObjectConfig { map_wc: false, parent_resv_obj: None }
+        ObjectConfig {
+            map_wc: false,
+            parent_resv_obj: None,
+        }
     }
 }
 
@@ -61,8 +64,9 @@ unsafe impl<T: DriverObject> Send for Object<T> {}
 unsafe impl<T: DriverObject> Sync for Object<T> {}
 
 impl<T: DriverObject> Object<T> {
-    const FUNCS: &'static bindings::gpuvm_gem_object_funcs =
-        &bindings::gpuvm_gem_object_funcs { free: Some(Self::free_callback) };
+    const FUNCS: &'static bindings::gpuvm_gem_object_funcs = &bindings::gpuvm_gem_object_funcs {
+        free: Some(Self::free_callback),
+    };
 
     /// Creates an object of `size` bytes (rounded up to pages) for `dev`.
     pub fn new(

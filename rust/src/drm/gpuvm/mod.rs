@@ -129,7 +129,8 @@ impl<T: DriverGpuVm> GpuVm<T> {
             ptr::addr_of_mut!((*me).data).write(UnsafeCell::new(data));
             // The device context is a phantom: every `drm::Device<D, C>` has
             // the same layout and reference count.
-            let dev = &*(dev as *const drm::Device<T::Driver, Ctx>).cast::<drm::Device<T::Driver>>();
+            let dev =
+                &*(dev as *const drm::Device<T::Driver, Ctx>).cast::<drm::Device<T::Driver>>();
             ptr::addr_of_mut!((*me).dev).write(ManuallyDrop::new(ARef::from(dev)));
             bindings::gpuvm_init(
                 (*me).vm.get(),
@@ -242,7 +243,10 @@ impl<T: DriverGpuVm> GpuVm<T> {
             // SAFETY: the list is protected by the reservation we hold.
             unsafe {
                 let head = ptr::addr_of_mut!((*self.as_raw()).extobj.list);
-                list_entries(head, core::mem::offset_of!(bindings::gpuvm_bo, list.entry.extobj))
+                list_entries(
+                    head,
+                    core::mem::offset_of!(bindings::gpuvm_bo, list.entry.extobj),
+                )
             }
         })
     }
@@ -268,7 +272,9 @@ impl<T: DriverGpuVm> GpuVm<T> {
 /// `kref` points at a live C `int` only changed atomically.
 unsafe fn refcount_of(kref: *mut core::ffi::c_int) -> i32 {
     // SAFETY: by the caller's promise.
-    unsafe { core::sync::atomic::AtomicI32::from_ptr(kref).load(core::sync::atomic::Ordering::Relaxed) }
+    unsafe {
+        core::sync::atomic::AtomicI32::from_ptr(kref).load(core::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The containers of the nodes of a C list.
@@ -383,7 +389,8 @@ impl<T: DriverGpuVm> UniqueRefGpuVm<T> {
                 break;
             }
             // SAFETY: a VA of the tree.
-            let (a, r, off, bo) = unsafe { ((*va).va.addr, (*va).va.range, (*va).gem.offset, (*va).vm_bo) };
+            let (a, r, off, bo) =
+                unsafe { ((*va).va.addr, (*va).va.range, (*va).gem.offset, (*va).vm_bo) };
             if !bo.is_null() {
                 out.push((a..a + r, off));
             }

@@ -89,7 +89,9 @@ impl<'op, T: DriverGpuVm> OpMap<'op, T> {
         let _guard = self.vm_bo.lock_gpuva();
         // SAFETY: in the tree, and we hold the object's gpuva mutex.
         unsafe { bindings::gpuva_link(va, self.vm_bo.as_raw()) };
-        OpMapped { _invariant: PhantomData }
+        OpMapped {
+            _invariant: PhantomData,
+        }
     }
 }
 
@@ -126,7 +128,12 @@ impl<'op, T: DriverGpuVm> OpUnmap<'op, T> {
         unsafe { bindings::gpuva_unlink_defer(self.op.va) };
         // SAFETY: removed and unlinked.
         let va = unsafe { GpuVaRemoved::from_raw(self.op.va) };
-        (OpUnmapped { _invariant: PhantomData }, va)
+        (
+            OpUnmapped {
+                _invariant: PhantomData,
+            },
+            va,
+        )
     }
 }
 
@@ -223,7 +230,9 @@ impl<'op, T: DriverGpuVm> OpRemap<'op, T> {
         // SAFETY: out of the tree, still linked; takes the gpuva mutex.
         unsafe { bindings::gpuva_unlink_defer(old) };
         (
-            OpRemapped { _invariant: PhantomData },
+            OpRemapped {
+                _invariant: PhantomData,
+            },
             OpRemapRet {
                 // SAFETY: removed and unlinked.
                 unmapped_va: unsafe { GpuVaRemoved::from_raw(old) },
@@ -278,13 +287,23 @@ impl<T: DriverGpuVm> UniqueRefGpuVm<T> {
         let gpuvm = self.as_raw();
         let raw_req = bindings::gpuvm_map_req {
             map: bindings::gpuva_op_map {
-                va: bindings::gpuva_range { addr: req.addr, range: req.range },
-                gem: bindings::gpuva_op_map_gem { offset: req.gem_offset, obj: req.vm_bo.obj().as_raw() },
+                va: bindings::gpuva_range {
+                    addr: req.addr,
+                    range: req.range,
+                },
+                gem: bindings::gpuva_op_map_gem {
+                    offset: req.gem_offset,
+                    obj: req.vm_bo.obj().as_raw(),
+                },
             },
         };
         // INVARIANT: checked above.
         let mut p = SmMapData {
-            sm_data: SmData { gpuvm: self, user_context: req.context, panic: None },
+            sm_data: SmData {
+                gpuvm: self,
+                user_context: req.context,
+                panic: None,
+            },
             vm_bo: req.vm_bo,
         };
         // SAFETY: a valid request; the private pointer is an `SmMapData`,
@@ -300,9 +319,14 @@ impl<T: DriverGpuVm> UniqueRefGpuVm<T> {
     /// remap steps for those crossing its ends.
     pub fn sm_unmap(&mut self, addr: u64, length: u64, context: &mut T::SmContext<'_>) -> Result {
         let gpuvm = self.as_raw();
-        let mut p = SmData { gpuvm: self, user_context: context, panic: None };
+        let mut p = SmData {
+            gpuvm: self,
+            user_context: context,
+            panic: None,
+        };
         // SAFETY: the private pointer is an `SmData`.
-        let ret = unsafe { bindings::gpuvm_sm_unmap(gpuvm, ptr::addr_of_mut!(p).cast(), addr, length) };
+        let ret =
+            unsafe { bindings::gpuvm_sm_unmap(gpuvm, ptr::addr_of_mut!(p).cast(), addr, length) };
         if let Some(panic) = p.panic.take() {
             resume_unwind(panic);
         }
@@ -311,7 +335,10 @@ impl<T: DriverGpuVm> UniqueRefGpuVm<T> {
 }
 
 /// Runs one step, turning a panic into an error that stops the walk.
-fn run_step(panic: &mut Option<Box<dyn core::any::Any + Send>>, step: impl FnOnce() -> Result<(), Error>) -> c_int {
+fn run_step(
+    panic: &mut Option<Box<dyn core::any::Any + Send>>,
+    step: impl FnOnce() -> Result<(), Error>,
+) -> c_int {
     match catch_unwind(AssertUnwindSafe(step)) {
         Ok(Ok(())) => 0,
         Ok(Err(e)) => e.to_errno(),
@@ -327,14 +354,24 @@ impl<T: DriverGpuVm> GpuVm<T> {
     ///
     /// Called by `gpuvm_sm_map` from [`UniqueRefGpuVm::sm_map`], whose
     /// private pointer is an `SmMapData`.
-    pub(super) unsafe extern "C" fn sm_step_map(op: *mut bindings::gpuva_op, p: *mut c_void) -> c_int {
+    pub(super) unsafe extern "C" fn sm_step_map(
+        op: *mut bindings::gpuva_op,
+        p: *mut c_void,
+    ) -> c_int {
         // SAFETY: by the caller's promise.
         let p = unsafe { &mut *p.cast::<SmMapData<'_, '_, T>>() };
         // SAFETY: a map op.
-        let op = OpMap { op: unsafe { &(*op).u.map }, vm_bo: p.vm_bo, _invariant: PhantomData };
+        let op = OpMap {
+            op: unsafe { &(*op).u.map },
+            vm_bo: p.vm_bo,
+            _invariant: PhantomData,
+        };
         let data = &mut p.sm_data;
         run_step(&mut data.panic, || {
-            data.gpuvm.data().sm_step_map(op, data.user_context).map(|OpMapped { .. }| ())
+            data.gpuvm
+                .data()
+                .sm_step_map(op, data.user_context)
+                .map(|OpMapped { .. }| ())
         })
     }
 
@@ -342,22 +379,44 @@ impl<T: DriverGpuVm> GpuVm<T> {
     ///
     /// Called by the C walk of `sm_map` or `sm_unmap`, whose private
     /// pointer starts with an `SmData`.
-    pub(super) unsafe extern "C" fn sm_step_unmap(op: *mut bindings::gpuva_op, p: *mut c_void) -> c_int {
+    pub(super) unsafe extern "C" fn sm_step_unmap(
+        op: *mut bindings::gpuva_op,
+        p: *mut c_void,
+    ) -> c_int {
         // SAFETY: by the caller's promise.
         let p = unsafe { &mut *p.cast::<SmData<'_, '_, T>>() };
         // SAFETY: an unmap op.
-        let op = OpUnmap { op: unsafe { &(*op).u.unmap }, _invariant: PhantomData };
-        run_step(&mut p.panic, || p.gpuvm.data().sm_step_unmap(op, p.user_context).map(|OpUnmapped { .. }| ()))
+        let op = OpUnmap {
+            op: unsafe { &(*op).u.unmap },
+            _invariant: PhantomData,
+        };
+        run_step(&mut p.panic, || {
+            p.gpuvm
+                .data()
+                .sm_step_unmap(op, p.user_context)
+                .map(|OpUnmapped { .. }| ())
+        })
     }
 
     /// # Safety
     ///
     /// As [`Self::sm_step_unmap`].
-    pub(super) unsafe extern "C" fn sm_step_remap(op: *mut bindings::gpuva_op, p: *mut c_void) -> c_int {
+    pub(super) unsafe extern "C" fn sm_step_remap(
+        op: *mut bindings::gpuva_op,
+        p: *mut c_void,
+    ) -> c_int {
         // SAFETY: by the caller's promise.
         let p = unsafe { &mut *p.cast::<SmData<'_, '_, T>>() };
         // SAFETY: a remap op.
-        let op = OpRemap { op: unsafe { &(*op).u.remap }, _invariant: PhantomData };
-        run_step(&mut p.panic, || p.gpuvm.data().sm_step_remap(op, p.user_context).map(|OpRemapped { .. }| ()))
+        let op = OpRemap {
+            op: unsafe { &(*op).u.remap },
+            _invariant: PhantomData,
+        };
+        run_step(&mut p.panic, || {
+            p.gpuvm
+                .data()
+                .sm_step_remap(op, p.user_context)
+                .map(|OpRemapped { .. }| ())
+        })
     }
 }

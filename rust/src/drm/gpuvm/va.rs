@@ -106,7 +106,10 @@ impl<T: DriverGpuVm> GpuVaAlloc<T> {
     }
 
     /// Puts `va_data` in and hands the memory to C.
-    pub(super) fn prepare(self, va_data: impl crate::pin_init::PinInit<T::VaData>) -> *mut bindings::gpuva {
+    pub(super) fn prepare(
+        self,
+        va_data: impl crate::pin_init::PinInit<T::VaData>,
+    ) -> *mut bindings::gpuva {
         let me = ManuallyDrop::new(self);
         let raw = me.0.as_ptr();
         // SAFETY: the data field of our allocation, empty until now.

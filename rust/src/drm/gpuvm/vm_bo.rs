@@ -71,7 +71,11 @@ impl<T: DriverGpuVm> GpuVmBo<T> {
     /// `vm_bo_free` of the VM's ops: a Rust hook only when the data needs
     /// dropping.
     pub(super) const FREE_FN: Option<unsafe extern "C" fn(*mut bindings::gpuvm_bo)> =
-        if core::mem::needs_drop::<Self>() { Some(Self::vm_bo_free) } else { None };
+        if core::mem::needs_drop::<Self>() {
+            Some(Self::vm_bo_free)
+        } else {
+            None
+        };
 
     unsafe extern "C" fn vm_bo_alloc() -> *mut bindings::gpuvm_bo {
         kzalloc::<Self>(GFP_KERNEL).map_or(ptr::null_mut(), |p| p.as_ptr().cast())
@@ -131,7 +135,10 @@ impl<T: DriverGpuVm> GpuVmBo<T> {
         let lock = unsafe { ptr::addr_of_mut!((*self.obj().as_raw()).gpuva.lock) };
         // SAFETY: an initialised mutex.
         unsafe { bindings::gpuvm_mutex_lock(lock) };
-        GpuvaGuard { lock, _bo: core::marker::PhantomData }
+        GpuvaGuard {
+            lock,
+            _bo: core::marker::PhantomData,
+        }
     }
 }
 
@@ -171,7 +178,8 @@ impl<T: DriverGpuVm> GpuVmBoAlloc<T> {
     ) -> Result<Self, AllocError> {
         // SAFETY: a live VM and object; the result has `GpuVmBo<T>`'s layout
         // (ALLOC_FN).
-        let raw = unsafe { bindings::gpuvm_bo_create(gpuvm.as_raw(), gem.as_raw()) }.cast::<GpuVmBo<T>>();
+        let raw =
+            unsafe { bindings::gpuvm_bo_create(gpuvm.as_raw(), gem.as_raw()) }.cast::<GpuVmBo<T>>();
         let ptr = NonNull::new(raw).ok_or(AllocError)?;
         // SAFETY: the data field of a fresh vm_bo.
         let Ok(()) = unsafe { value.__pinned_init(ptr::addr_of_mut!((*raw).data)) };
