@@ -47,6 +47,7 @@ struct obj_entry {
 	const void *gem; /* vm_bo: its GEM object */
 	int vm_kref; /* VM: reference count as last seen */
 	unsigned int nr_vm_bos; /* VM: vm_bos holding a VM reference */
+	int nr_vas; /* VM: inserted VAs (each holds a VM reference) */
 	unsigned int nr_zombies; /* VM: zombies; vm_bo: 1 while a zombie */
 	bool resv_named_by_vm; /* GEM: its resv is some VM's */
 	/* GEM: lock maps renamed, and the names they had before. */
@@ -221,6 +222,19 @@ void gpuvm_obj_vm_kref__(const void *vm, const int *kref)
 	e = obj_find(vm);
 	if (e && e->kind == OBJ_VM)
 		e->vm_kref = __atomic_load_n(kref, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&obj_lock);
+}
+
+/* A VA was inserted (+1) or removed (-1). A VA inserted while nothing
+ * was tracked is not counted; the count never goes below zero. */
+void gpuvm_obj_vm_vas__(const void *vm, int delta)
+{
+	struct obj_entry *e;
+
+	pthread_mutex_lock(&obj_lock);
+	e = obj_find(vm);
+	if (e && e->kind == OBJ_VM && e->nr_vas + delta >= 0)
+		e->nr_vas += delta;
 	pthread_mutex_unlock(&obj_lock);
 }
 
@@ -425,8 +439,21 @@ static unsigned int report_leaks(const char *who)
 			if (e->kind != OBJ_VM)
 				continue;
 			obj_describe_locked(what, sizeof(what), "VM", e->key);
-			if (e->nr_vm_bos && e->vm_kref > 0 &&
-			    (unsigned int)e->vm_kref == e->nr_vm_bos) {
+			if (e->nr_vas > 0 && e->vm_kref > 0 &&
+			    e->vm_kref == e->nr_vas + (int)e->nr_vm_bos) {
+				snprintf(msg, sizeof(msg),
+					 "%s: %s is kept alive only by its %d "
+					 "mapping(s) and %u vm_bo(s) after the "
+					 "driver's last gpuvm_put() (tear the "
+					 "VM down by unmapping everything "
+					 "first)",
+					 who, what, e->nr_vas, e->nr_vm_bos);
+				leak_list_vm_bos(msg, sizeof(msg), e->key);
+				leak_add(&tail, &count,
+					 GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS,
+					 msg);
+			} else if (e->nr_vm_bos && e->vm_kref > 0 &&
+				   (unsigned int)e->vm_kref == e->nr_vm_bos) {
 				snprintf(msg, sizeof(msg),
 					 "%s: %s is kept alive only by its %u "
 					 "vm_bo(s) after the driver's last "

@@ -19,6 +19,7 @@ void gpuvm_obj_track_vm_bo__(const void *vm_bo, const void *vm, const void *gem,
 			     const void *site);
 void gpuvm_obj_untrack__(const void *key);
 void gpuvm_obj_vm_kref__(const void *vm, const int *kref);
+void gpuvm_obj_vm_vas__(const void *vm, int delta);
 void gpuvm_obj_vm_bo_zombie__(const void *vm_bo);
 void gpuvm_obj_gem_set_label__(const void *gem, const char *label,
 			       struct gpuvm_lockdep_map *gpuva_map,

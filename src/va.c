@@ -9,6 +9,7 @@
 #include <gpuvm/va.h>
 
 #include "kref.h"
+#include "leaks.h"
 #include "vm_internal.h"
 
 int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
@@ -33,6 +34,8 @@ int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
 	va->vm = gpuvm;
 	gpuvm_list_add(&va->rb.entry, prev ? &((struct gpuva *)prev)->rb.entry :
 					     &gpuvm->rb.list);
+	if (gpuvm_debug_active())
+		gpuvm_obj_vm_vas__(gpuvm, 1);
 	gpuvm_get(gpuvm);
 	return 0;
 }
@@ -49,6 +52,8 @@ void gpuva_remove(struct gpuva *va)
 		return;
 	}
 	gpuvm_va_remove_node(gpuvm, va);
+	if (gpuvm_debug_active())
+		gpuvm_obj_vm_vas__(gpuvm, -1);
 	gpuvm_put(gpuvm);
 }
 

@@ -56,6 +56,10 @@ GPUVM_BEGIN_DECLS
  * reference was leaked), and a VM with zombie vm_bos that were never
  * cleaned up by gpuvm_bo_deferred_cleanup(). */
 #define GPUVM_RULE_LEAK_VM_KEPT_BY_VM_BOS "leak-vm-kept-by-vm-bos"
+/* Leak report: a VM kept alive only by its own mappings (each inserted VA
+ * holds a VM reference) and vm_bos after the driver's last gpuvm_put(): it
+ * was torn down without unmapping. */
+#define GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS "leak-vm-kept-by-mappings"
 #define GPUVM_RULE_LEAK_ZOMBIE_NOT_CLEANED "leak-zombie-not-cleaned"
 
 /* ---- warnings ---------------------------------------------------------- */
@@ -150,8 +154,10 @@ GPUVM_EXPORT bool gpuvm_debug_enabled(void);
  * This reports, naming the VM and where it and its vm_bos were created:
  * a VM whose reference count equals the number of its vm_bos, so nothing
  * but those keeps it alive after the driver's last gpuvm_put()
- * (GPUVM_RULE_LEAK_VM_KEPT_BY_VM_BOS), and a VM whose deferred list holds
- * zombies that no gpuvm_bo_deferred_cleanup() took
+ * (GPUVM_RULE_LEAK_VM_KEPT_BY_VM_BOS), a VM whose reference count equals
+ * the number of its inserted VAs plus its vm_bos, so it was torn down
+ * without unmapping (GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS), and a VM whose
+ * deferred list holds zombies that no gpuvm_bo_deferred_cleanup() took
  * (GPUVM_RULE_LEAK_ZOMBIE_NOT_CLEANED). The same report runs at process
  * exit when the checker is on and objects are still registered. Objects
  * created while the checker was off are not known.

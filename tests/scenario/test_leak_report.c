@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The leak and lifetime report of the debug checker: a VM kept alive only
- * by a leaked vm_bo reference, zombies nobody cleaned up, a GEM object
+ * by a leaked vm_bo reference or by its own mappings, zombies nobody
+ * cleaned up, a GEM object
  * freed under its own gpuva mutex, and the lock names that make the
  * reports readable ("resv of VM 'vmA'", "gpuva lock of GEM 'fb'").
  */
@@ -166,6 +167,60 @@ static void test_undrained_zombie(void **state)
 	assert_int_equal(gpuvm_report_leaks(), 0);
 }
 
+/* Torn down without unmapping (S-GV-22): the mappings keep the VM alive. */
+static void test_vm_kept_by_mappings(void **state)
+{
+	unsigned int freed = 0;
+	struct gpuvm *vm = vm_new("vmM", GPUVM_IMMEDIATE_MODE, &freed);
+	struct gpuvm_gem_object *obj = bo_new("mbuf");
+	struct gpuvm_bo *vm_bo = gpuvm_bo_create(vm, obj);
+	struct gpuva va[2] = { 0 };
+	unsigned int i;
+
+	(void)state;
+	assert_non_null(vm_bo);
+	assert_ptr_equal(gpuvm_bo_obtain_prealloc(vm_bo), vm_bo);
+	for (i = 0; i < 2; i++) {
+		va[i].va.addr = 0x10000 * (i + 1);
+		va[i].va.range = 0x1000;
+		va[i].gem.obj = obj;
+		assert_int_equal(gpuva_insert(vm, &va[i]), 0);
+		gpuvm_gem_gpuva_lock(obj);
+		gpuva_link(&va[i], vm_bo);
+		gpuvm_gem_gpuva_unlock(obj);
+	}
+	assert_true(gpuvm_bo_put_deferred(vm_bo) == false); /* VAs hold it */
+	assert_int_equal(gpuvm_report_leaks(), 0); /* the driver holds vmM */
+
+	gpuvm_put(vm); /* the driver's last reference, nothing unmapped */
+	assert_int_equal(freed, 0);
+	assert_int_equal(gpuvm_report_leaks(), 1);
+	assert_message_has(GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS, "VM 'vmM'");
+	assert_message_has(GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS,
+			   "2 mapping(s) and 1 vm_bo(s)");
+	assert_message_has(GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS, "GEM 'mbuf'");
+	assert_int_equal(
+		harness_take_warnings(GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS), 1);
+	assert_int_equal(harness_warnings(GPUVM_RULE_LEAK_VM_KEPT_BY_VM_BOS),
+			 0);
+
+	/* Unmapping the first one still leaves the VM kept by the second. */
+	gpuva_remove(&va[0]);
+	gpuva_unlink_defer(&va[0]);
+	assert_int_equal(gpuvm_report_leaks(), 1);
+	assert_message_has(GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS,
+			   "1 mapping(s) and 1 vm_bo(s)");
+	harness_take_warnings(GPUVM_RULE_LEAK_VM_KEPT_BY_MAPPINGS);
+
+	/* The last unmap: the vm_bo becomes a zombie, cleanup frees all. */
+	gpuva_remove(&va[1]);
+	gpuva_unlink_defer(&va[1]);
+	gpuvm_bo_deferred_cleanup(vm);
+	assert_int_equal(freed, 1);
+	gpuvm_gem_object_put(obj);
+	assert_int_equal(gpuvm_report_leaks(), 0);
+}
+
 /* The last put of a GEM under its own gpuva mutex is reported at once. */
 static void test_gem_freed_under_own_gpuva_lock(void **state)
 {
@@ -236,6 +291,7 @@ int main(int argc, char **argv)
 		harness_test(test_clean_run_reports_nothing),
 		harness_test(test_vm_kept_by_leaked_vm_bo),
 		harness_test(test_undrained_zombie),
+		harness_test(test_vm_kept_by_mappings),
 		harness_test(test_gem_freed_under_own_gpuva_lock),
 		harness_test(test_lock_names),
 	};
