@@ -105,8 +105,25 @@ fn main() {
     for dir in &found.include_dirs {
         println!("cargo:rerun-if-changed={}", dir.display());
     }
-    println!("cargo:rustc-link-search=native={}", found.lib_dir.display());
+    // A copy inside the target directory: cargo puts such search paths on
+    // LD_LIBRARY_PATH for `cargo run` and `cargo test`, also of crates that
+    // depend on this one (the rpath below reaches only this crate's own
+    // tests and examples).
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let copy_dir = out_dir.join("lib");
+    fs::create_dir_all(&copy_dir).unwrap();
+    for entry in fs::read_dir(&found.lib_dir).unwrap().flatten() {
+        let name = entry.file_name();
+        // Not the compiler's libgpuvm.so.*.p directories.
+        if name.to_string_lossy().starts_with("libgpuvm.so") && entry.path().is_file() {
+            // fs::copy follows symlinks: each name becomes a real file.
+            fs::copy(entry.path(), copy_dir.join(&name)).unwrap();
+        }
+    }
+    println!("cargo:rustc-link-search=native={}", copy_dir.display());
     println!("cargo:rustc-link-lib=dylib=gpuvm");
+    // For dependent crates' own build scripts (DEP_GPUVM_LIB_DIR).
+    println!("cargo:lib_dir={}", found.lib_dir.display());
     // Tests and examples run straight from target/: find the library there.
     println!(
         "cargo:rustc-link-arg=-Wl,-rpath,{}",
@@ -114,7 +131,6 @@ fn main() {
     );
 
     // The C side of the layout check.
-    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     let probe = out_dir.join("layout-probe");
     let cc = env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let mut cmd = Command::new(&cc);

@@ -135,13 +135,49 @@ pub mod sizes {
     pub const SZ_1G: usize = 1 << 30;
 }
 
-/// Prints a device error, as the kernel's `dev_err!`: the device's name,
-/// then the message, on stderr.
+/// Prints a device message, as the kernel's `dev_err!` and friends: the
+/// device's name, then the message, on stderr.
 #[macro_export]
 macro_rules! dev_err {
     ($dev:expr, $($arg:tt)*) => {
         ::std::eprintln!("{}: {}", $crate::device::Device::name(::core::convert::AsRef::<$crate::device::Device>::as_ref($dev)), ::core::format_args!($($arg)*))
     };
+}
+
+/// As [`dev_err!`].
+#[macro_export]
+macro_rules! dev_warn {
+    ($dev:expr, $($arg:tt)*) => { $crate::dev_err!($dev, $($arg)*) };
+}
+
+/// As [`dev_err!`].
+#[macro_export]
+macro_rules! dev_info {
+    ($dev:expr, $($arg:tt)*) => { $crate::dev_err!($dev, $($arg)*) };
+}
+
+/// As [`dev_err!`], but silent (debug messages are off).
+#[macro_export]
+macro_rules! dev_dbg {
+    ($dev:expr, $($arg:tt)*) => {{ let _ = &$dev; let _ = ::core::format_args!($($arg)*); }};
+}
+
+/// Prints a message on stderr, as the kernel's `pr_err!`.
+#[macro_export]
+macro_rules! pr_err {
+    ($($arg:tt)*) => { ::std::eprintln!($($arg)*) };
+}
+
+/// As [`pr_err!`].
+#[macro_export]
+macro_rules! pr_warn {
+    ($($arg:tt)*) => { ::std::eprintln!($($arg)*) };
+}
+
+/// As [`pr_err!`].
+#[macro_export]
+macro_rules! pr_info {
+    ($($arg:tt)*) => { ::std::eprintln!($($arg)*) };
 }
 
 /// What kernel code gets from `kernel::prelude::*`, as far as the GPUVM
@@ -153,6 +189,7 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::pin_init::{init_zeroed, Init, PinInit, Zeroable};
     pub use crate::sync::aref::ARef;
+    pub use crate::{dev_dbg, dev_err, dev_info, dev_warn, new_mutex, pr_err, pr_info, pr_warn};
     pub use core::ffi::CStr;
 }
 

@@ -99,3 +99,56 @@ pub mod aref {
 }
 
 pub use aref::{ARef, AlwaysRefCounted};
+
+/// A mutex with the kernel's `lock()` shape: no poisoning to handle (a
+/// panic while holding it is a test failure anyway), and a guard whose
+/// `as_mut()` gives `Pin<&mut T>` as the kernel's does. Drivers keep their
+/// `UniqueRefGpuVm` in one: it is their VA lock.
+pub struct Mutex<T>(std::sync::Mutex<T>);
+
+impl<T> Mutex<T> {
+    /// A new, unlocked mutex.
+    pub fn new(value: T) -> Self {
+        Mutex(std::sync::Mutex::new(value))
+    }
+
+    /// Locks it.
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        MutexGuard(self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Holds a [`Mutex`].
+pub struct MutexGuard<'a, T>(std::sync::MutexGuard<'a, T>);
+
+impl<T> MutexGuard<'_, T> {
+    /// The protected value, pinned (it never moves while locked).
+    pub fn as_mut(&mut self) -> core::pin::Pin<&mut T>
+    where
+        T: Unpin,
+    {
+        core::pin::Pin::new(&mut self.0)
+    }
+}
+
+impl<T> core::ops::Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+/// `new_mutex!(value)`: a [`Mutex`] holding `value` (the kernel's macro
+/// returns a pinned initialiser; here it is the mutex itself).
+#[macro_export]
+macro_rules! new_mutex {
+    ($value:expr $(, $name:literal)? $(,)?) => {
+        $crate::sync::Mutex::new($value)
+    };
+}
