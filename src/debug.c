@@ -414,7 +414,7 @@ static void check_recursion(const struct gpuvm_lockdep_map *map,
 }
 
 static void check_signalling(const struct gpuvm_lockdep_map *map,
-			     unsigned int id)
+			     unsigned int id, unsigned int flags)
 {
 	if (!ts.signalling)
 		return;
@@ -423,6 +423,14 @@ static void check_signalling(const struct gpuvm_lockdep_map *map,
 			   "gpuvm_lock_acquire: taking reservation lock '%s' "
 			   "inside a fence signalling section",
 			   map->name);
+	/*
+	 * A trylock never waits, so the section cannot come to depend on
+	 * whoever holds the lock (lockdep adds no dependency for it either):
+	 * neither the wait/alloc history of the class matters nor does the
+	 * class become one that signalling paths take.
+	 */
+	if (flags & GPUVM_LOCK_ACQ_TRY)
+		return;
 	if (class_state(id) & CLASS_WAITED_UNDER)
 		gpuvm_warn(GPUVM_RULE_SIGNALLING_LOCK_WAIT,
 			   "gpuvm_lock_acquire: taking '%s' inside a fence "
@@ -480,7 +488,7 @@ GPUVM_EXPORT void gpuvm_lock_acquire(struct gpuvm_lockdep_map *map,
 
 	id = class_id(map->lock_class);
 	check_recursion(map, id, flags);
-	check_signalling(map, id);
+	check_signalling(map, id, flags);
 	if (id && !(flags & GPUVM_LOCK_ACQ_TRY))
 		learn_order(map, id, ip);
 	held_push(map, id, flags, ip);

@@ -532,6 +532,52 @@ static void test_debug_alloc_under_signalling_safe_lock_warns(void **state)
 	gpuvm_mutex_destroy(&plain);
 }
 
+DEFINE_CLASS(try_class, 0);
+
+/*
+ * A trylock inside a signalling section never waits, so it makes nothing
+ * a signalling dependency: allocating under that lock later is fine, and
+ * a trylock of a lock allocated under is not reported either (a device's
+ * bound scope, entered in a signalling step, is such a trylock).
+ */
+static void test_debug_trylock_in_signalling_marks_nothing(void **state)
+{
+	struct gpuvm_mutex m;
+	bool cookie;
+	void *p;
+
+	gpuvm_mutex_init(&m, "try-lock", &try_class);
+
+	cookie = gpuvm_dma_fence_begin_signalling();
+	assert_true(gpuvm_mutex_trylock(&m));
+	gpuvm_mutex_unlock(&m);
+	gpuvm_dma_fence_end_signalling(cookie);
+
+	gpuvm_mutex_lock(&m);
+	p = gpuvm_kmalloc(16, GPUVM_GFP_KERNEL);
+	gpuvm_kfree(p);
+	gpuvm_mutex_unlock(&m);
+	assert_int_equal(harness_warnings(NULL), 0);
+
+	/* The other order: allocated under first, then tried in a section. */
+	cookie = gpuvm_dma_fence_begin_signalling();
+	assert_true(gpuvm_mutex_trylock(&m));
+	gpuvm_mutex_unlock(&m);
+	gpuvm_dma_fence_end_signalling(cookie);
+	assert_int_equal(harness_warnings(NULL), 0);
+
+	/* A blocking acquisition in a section still is reported. */
+	cookie = gpuvm_dma_fence_begin_signalling();
+	gpuvm_mutex_lock(&m);
+	gpuvm_mutex_unlock(&m);
+	gpuvm_dma_fence_end_signalling(cookie);
+	assert_message_has(GPUVM_RULE_SIGNALLING_LOCK_ALLOC, "try-lock");
+	assert_int_equal(
+		harness_take_warnings(GPUVM_RULE_SIGNALLING_LOCK_ALLOC), 1);
+
+	gpuvm_mutex_destroy(&m);
+}
+
 /* ---- switch and self-containment --------------------------------------- */
 
 DEFINE_CLASS(off_a, 0);
@@ -614,6 +660,7 @@ int main(int argc, char **argv)
 		harness_test(test_debug_signalling_unbalanced_end_warns),
 		harness_test(test_debug_signalling_alloc_warns),
 		harness_test(test_debug_alloc_under_signalling_safe_lock_warns),
+		harness_test(test_debug_trylock_in_signalling_marks_nothing),
 		harness_test(test_debug_signalling_resv_lock_warns),
 		harness_test(test_debug_signalling_plain_lock_silent),
 		harness_test(test_debug_signalling_fence_wait_warns),
