@@ -335,6 +335,7 @@ c_functions! {
     fn gpuvm_debug_enabled() -> bool;
     fn gpuvm_dma_fence_begin_signalling() -> bool;
     fn gpuvm_dma_fence_end_signalling(cookie: bool);
+    fn gpuvm_in_signalling_section() -> bool;
     // mutex.h, dma_resv.h, ww_mutex.h
     fn gpuvm_mutex_lock(m: *mut gpuvm_mutex);
     fn gpuvm_mutex_unlock(m: *mut gpuvm_mutex);
@@ -373,7 +374,8 @@ c_functions! {
     fn gpuva_find_first(gpuvm: *mut gpuvm, addr: u64, range: u64) -> *mut gpuva;
     fn gpuva_link(va: *mut gpuva, vm_bo: *mut gpuvm_bo);
     fn gpuva_unlink_defer(va: *mut gpuva);
-    fn gpuva_map(gpuvm: *mut gpuvm, va: *mut gpuva, op: *const gpuva_op_map);
+    fn gpuva_map_checked(gpuvm: *mut gpuvm, va: *mut gpuva, op: *const gpuva_op_map) -> c_int;
+    fn gpuvm_va_reserve(gpuvm: *mut gpuvm, n: c_uint) -> c_int;
     fn gpuva_remap(prev: *mut gpuva, next: *mut gpuva, op: *const gpuva_op_remap);
     fn gpuva_unmap(op: *const gpuva_op_unmap);
     fn gpuvm_sm_map(gpuvm: *mut gpuvm, p: *mut c_void, req: *const gpuvm_map_req) -> c_int;
@@ -403,6 +405,8 @@ c_functions! {
     fn gpuvm_alloc_live() -> c_long;
     fn gpuvm_alloc_drain();
     fn gpuvm_alloc_fail_nth(n: c_ulong);
+    fn gpuvm_alloc_fault_fired() -> bool;
+    fn gpuvm_lockdep_reset();
     fn gpuvm_hook_park(name: *const c_char, count: c_uint);
     fn gpuvm_hook_wait_parked(name: *const c_char, n: c_uint) -> bool;
     fn gpuvm_hook_release(name: *const c_char);

@@ -62,6 +62,8 @@ pub struct Checked {
     _serial: MutexGuard<'static, ()>,
     live_at_start: i64,
     expected: Vec<&'static str>,
+    // Rules of the warnings the test took itself with `take_warnings`.
+    taken_rules: Vec<String>,
 }
 
 impl Checked {
@@ -74,6 +76,7 @@ impl Checked {
             _serial: serial,
             live_at_start: live_allocations(),
             expected: Vec::new(),
+            taken_rules: Vec::new(),
         }
     }
 
@@ -83,9 +86,13 @@ impl Checked {
         self.expected.push(rule);
     }
 
-    /// The warnings so far, cleared (the test checks them itself).
+    /// The warnings so far, cleared (the test checks them itself; they
+    /// still count for [`expect_warning`](Self::expect_warning)).
     pub fn take_warnings(&mut self) -> Vec<Warning> {
-        take_warnings()
+        let taken = take_warnings();
+        self.taken_rules
+            .extend(taken.iter().map(|w| w.rule.clone()));
+        taken
     }
 
     /// Fails now if a warning was reported that the test did not
@@ -169,6 +176,20 @@ pub mod hook {
         // SAFETY: no arguments.
         unsafe { bindings::gpuvm_hook_reset() }
     }
+}
+
+/// Whether the failure armed by [`fail_nth_allocation`] happened.
+pub fn allocation_fault_fired() -> bool {
+    // SAFETY: reads the injector's state.
+    unsafe { bindings::gpuvm_alloc_fault_fired() }
+}
+
+/// Forgets what the checker learned (lock orders, which lock classes were
+/// taken in signalling sections), so one test's history does not report
+/// in the next.
+pub fn lockdep_reset() {
+    // SAFETY: no arguments; the caller holds no lock of the library.
+    unsafe { bindings::gpuvm_lockdep_reset() }
 }
 
 /// Makes the `n`-th libgpuvm allocation from now fail (0 disarms).

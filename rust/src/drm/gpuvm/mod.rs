@@ -188,6 +188,11 @@ impl<T: DriverGpuVm> GpuVm<T> {
     /// list (every time: a second thread obtaining the same vm_bo must not
     /// use it before it is listed). So: not in a fence signalling section,
     /// and not while holding a reservation or the object's gpuva mutex.
+    ///
+    /// Dropping the result without mapping anything queues the vm_bo for
+    /// [`deferred_cleanup`](Self::deferred_cleanup), like any last drop: a
+    /// driver that returns early after `obtain` should still run the
+    /// cleanup it runs after a map.
     pub fn obtain(
         &self,
         obj: &T::Object,
@@ -230,7 +235,9 @@ impl<T: DriverGpuVm> GpuVm<T> {
 
 /// libgpuvm's additions for tests: exact state, read under the right lock.
 impl<T: DriverGpuVm> GpuVm<T> {
-    /// The VM's reference count.
+    /// The VM's reference count: the handles (`UniqueRefGpuVm` and `ARef`
+    /// clones), plus one per vm_bo (zombies included) and one per mapping,
+    /// as in the kernel.
     pub fn refcount(&self) -> i32 {
         // SAFETY: an atomic int of a live VM.
         unsafe { refcount_of(ptr::addr_of_mut!((*self.as_raw()).kref)) }

@@ -85,7 +85,12 @@ impl<'op, T: DriverGpuVm> OpMap<'op, T> {
     pub fn insert(self, va: GpuVaAlloc<T>, va_data: impl PinInit<T::VaData>) -> OpMapped<'op, T> {
         let va = va.prepare(va_data);
         // SAFETY: the walk runs under the unique handle; `va` is prepared.
-        unsafe { bindings::gpuva_map(self.vm_bo.gpuvm().as_raw(), va, self.op) };
+        let ret = unsafe { bindings::gpuva_map_checked(self.vm_bo.gpuvm().as_raw(), va, self.op) };
+        if ret != 0 {
+            // SAFETY: prepared by us and not inserted.
+            unsafe { GpuVaRemoved::<T>::from_raw(va) };
+            index_failure(Error::from_errno(ret));
+        }
         let _guard = self.vm_bo.lock_gpuva();
         // SAFETY: in the tree, and we hold the object's gpuva mutex.
         unsafe { bindings::gpuva_link(va, self.vm_bo.as_raw()) };
@@ -214,6 +219,13 @@ impl<'op, T: DriverGpuVm> OpRemap<'op, T> {
         // SAFETY: under the unique handle; each piece is prepared when the
         // op has it.
         unsafe { bindings::gpuva_remap(prev, next, self.op) };
+        // An inserted VA has its VM set; ours were zeroed.
+        // SAFETY: our own VAs.
+        if unsafe {
+            (!prev.is_null() && (*prev).vm.is_null()) || (!next.is_null() && (*next).vm.is_null())
+        } {
+            index_failure(crate::error::code::ENOMEM);
+        }
         {
             let _guard = vm_bo.lock_gpuva();
             // SAFETY: the old VA, still linked, keeps the vm_bo alive; we
@@ -277,14 +289,27 @@ pub struct OpRemapped<'op, T> {
 }
 
 impl<T: DriverGpuVm> UniqueRefGpuVm<T> {
+    /// Sets aside the VA index memory `n` inserts may need (libgpuvm
+    /// addition: the kernel's tree needs none). `sm_map` and `sm_unmap`
+    /// reserve for themselves, except in a fence signalling section: an
+    /// asynchronous VM_BIND job reserves here when it is prepared, for the
+    /// steps its run will do. Allocates (not in a signalling section).
+    pub fn va_reserve(&mut self, n: u32) -> Result {
+        // SAFETY: under the unique handle.
+        to_result(unsafe { bindings::gpuvm_va_reserve(self.as_raw(), n) })
+    }
+
     /// Maps `req`: unmap and remap steps for what overlaps, then one map
     /// step. Stops at the first step that fails and returns its error.
-    /// `EINVAL` for a vm_bo of another VM or a range outside the VM.
+    /// `EINVAL` for a vm_bo of another VM or a range outside the VM;
+    /// `ENOMEM` with nothing changed if the VA index memory could not be
+    /// reserved.
     pub fn sm_map(&mut self, req: OpMapRequest<'_, '_, T>) -> Result {
         if req.vm_bo.gpuvm() != &**self {
             return Err(EINVAL);
         }
         let gpuvm = self.as_raw();
+        reserve_for_walk(gpuvm, MAP_INSERTS)?;
         let raw_req = bindings::gpuvm_map_req {
             map: bindings::gpuva_op_map {
                 va: bindings::gpuva_range {
@@ -319,6 +344,7 @@ impl<T: DriverGpuVm> UniqueRefGpuVm<T> {
     /// remap steps for those crossing its ends.
     pub fn sm_unmap(&mut self, addr: u64, length: u64, context: &mut T::SmContext<'_>) -> Result {
         let gpuvm = self.as_raw();
+        reserve_for_walk(gpuvm, UNMAP_INSERTS)?;
         let mut p = SmData {
             gpuvm: self,
             user_context: context,
@@ -331,6 +357,39 @@ impl<T: DriverGpuVm> UniqueRefGpuVm<T> {
             resume_unwind(panic);
         }
         to_result(ret)
+    }
+}
+
+/// Index nodes reserved before a walk: a map inserts at most three VAs
+/// (the remnant on each side and the new one, or two remnants of one
+/// mapping and the new one), an unmap at most two.
+const MAP_INSERTS: u32 = 3;
+const UNMAP_INSERTS: u32 = 2;
+
+/// libgpuvm's VA index needs memory where the kernel's tree does not.
+/// `sm_map` and `sm_unmap` reserve it before the walk (see
+/// [`UniqueRefGpuVm::va_reserve`]), so an insert cannot fail; if one does
+/// all the same, the step cannot report it (the kernel's API has no error
+/// there) and the VM would no longer be what the driver was told: stop
+/// loudly instead.
+fn index_failure(e: Error) -> ! {
+    panic!(
+        "libgpuvm: inserting a mapping into the VA index failed ({e:?}) although index nodes \
+         were reserved; reserve with UniqueRefGpuVm::va_reserve() before a fence signalling \
+         section"
+    )
+}
+
+/// Reserves index nodes for `n` inserts, unless in a fence signalling
+/// section (a reservation may allocate; there the driver reserves ahead
+/// with `va_reserve`, and the inserts top up without blocking).
+fn reserve_for_walk(gpuvm: *mut bindings::gpuvm, n: u32) -> Result {
+    // SAFETY: a live VM under the unique handle.
+    unsafe {
+        if bindings::gpuvm_in_signalling_section() {
+            return Ok(());
+        }
+        to_result(bindings::gpuvm_va_reserve(gpuvm, n))
     }
 }
 
