@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "kref.h"
 #include "rcu_internal.h"
+#include "sched_cond.h"
 
 /* Bound scopes and unbind share one class: see device.h. */
 static struct gpuvm_lock_class device_class =
@@ -167,7 +168,7 @@ GPUVM_EXPORT int gpuvm_device_unbind(struct gpuvm_device *dev)
 		pthread_mutex_lock(&dev->lock__);
 	}
 	while (dev->bound__)
-		pthread_cond_wait(&dev->cond__, &dev->lock__);
+		gpuvm_sched_cond_wait(&dev->cond__, &dev->lock__);
 	dev->state__ = DEV_RELEASING;
 
 	/* Newest first; a release may drop other resources of @dev. */
@@ -265,7 +266,7 @@ GPUVM_EXPORT void gpuvm_device_bound_exit(struct gpuvm_device_bound *bound)
 
 	pthread_mutex_lock(&dev->lock__);
 	if (!--dev->bound__ && dev->state__ == DEV_UNBINDING)
-		pthread_cond_broadcast(&dev->cond__);
+		gpuvm_sched_cond_broadcast(&dev->cond__);
 	pthread_mutex_unlock(&dev->lock__);
 }
 

@@ -20,6 +20,7 @@
 #include "internal.h"
 #include "kref.h"
 #include "rcu_internal.h"
+#include "sched_cond.h"
 
 /* ---- revocable ---------------------------------------------------------- */
 
@@ -93,7 +94,7 @@ static void revocation_complete(struct gpuvm_devres *dr)
 
 	pthread_mutex_lock(&dev->lock__);
 	dr->revocation_done = true;
-	pthread_cond_broadcast(&dev->cond__);
+	gpuvm_sched_cond_broadcast(&dev->cond__);
 	pthread_mutex_unlock(&dev->lock__);
 }
 
@@ -123,7 +124,8 @@ void gpuvm_devres_release_node(struct gpuvm_devres *dr)
 		gpuvm_hook(GPUVM_HOOK_DEVRES_RELEASE_LOST);
 		pthread_mutex_lock(&dr->dev->lock__);
 		while (!dr->revocation_done)
-			pthread_cond_wait(&dr->dev->cond__, &dr->dev->lock__);
+			gpuvm_sched_cond_wait(&dr->dev->cond__,
+					      &dr->dev->lock__);
 		pthread_mutex_unlock(&dr->dev->lock__);
 	}
 	devres_put(dr);
@@ -231,7 +233,7 @@ static void devres_wait_revocation(struct gpuvm_devres *dr)
 				   GPUVM_RET_IP);
 		gpuvm_lock_release(&dev->dep_map__, "gpuvm_devres_drop");
 		while (!dr->revocation_done)
-			pthread_cond_wait(&dev->cond__, &dev->lock__);
+			gpuvm_sched_cond_wait(&dev->cond__, &dev->lock__);
 	}
 	pthread_mutex_unlock(&dev->lock__);
 }
@@ -259,7 +261,7 @@ GPUVM_EXPORT void gpuvm_devres_drop(struct gpuvm_devres *devres)
 		}
 		/* For an unbind that took the node meanwhile. */
 		devres->revocation_done = true;
-		pthread_cond_broadcast(&dev->cond__);
+		gpuvm_sched_cond_broadcast(&dev->cond__);
 		pthread_mutex_unlock(&dev->lock__);
 		if (removed)
 			devres_put(devres);

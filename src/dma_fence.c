@@ -197,6 +197,7 @@ GPUVM_EXPORT int gpuvm_dma_fence_signal_locked(struct gpuvm_dma_fence *fence)
 {
 	if (unlikely(!fence))
 		return -EINVAL;
+	gpuvm_sched_point(GPUVM_SCHED_FENCE, fence);
 	assert_fence_locked(fence, "gpuvm_dma_fence_signal_locked");
 	return signal_timestamp_locked(fence, now_ns());
 }
@@ -209,6 +210,7 @@ static int signal_timestamp(struct gpuvm_dma_fence *fence, int64_t timestamp)
 	if (unlikely(!fence))
 		return -EINVAL;
 
+	gpuvm_sched_point(GPUVM_SCHED_FENCE, fence);
 	cookie = gpuvm_dma_fence_begin_signalling();
 	gpuvm_mutex_lock(fence->lock);
 	ret = signal_timestamp_locked(fence, timestamp);

@@ -64,6 +64,7 @@ GPUVM_EXPORT void gpuvm_gem_object_set_label(struct gpuvm_gem_object *obj,
 GPUVM_EXPORT struct gpuvm_gem_object *
 gpuvm_gem_object_get(struct gpuvm_gem_object *obj)
 {
+	gpuvm_sched_point(GPUVM_SCHED_REF, &obj->refcount);
 	gpuvm_kref_get(&obj->refcount, "gpuvm_gem_object_get");
 	return obj;
 }
@@ -104,7 +105,10 @@ static void gem_object_release(struct gpuvm_gem_object *obj)
 
 GPUVM_EXPORT void gpuvm_gem_object_put(struct gpuvm_gem_object *obj)
 {
-	if (obj && gpuvm_kref_put(&obj->refcount, "gpuvm_gem_object_put"))
+	if (!obj)
+		return;
+	gpuvm_sched_point(GPUVM_SCHED_REF, &obj->refcount);
+	if (gpuvm_kref_put(&obj->refcount, "gpuvm_gem_object_put"))
 		gem_object_release(obj);
 }
 

@@ -68,6 +68,7 @@ void gpuvm_hook_hit__(const char *name)
 	struct hook *h;
 	void *arg = NULL;
 
+	gpuvm_sched_point(GPUVM_SCHED_HOOK, name);
 	pthread_mutex_lock(&hooks_lock);
 	h = find(name, false);
 	if (!h) {

@@ -84,6 +84,40 @@ static inline bool gpuvm_knobs_built(void)
 #endif
 }
 
+/*
+ * Schedule exploration (testing.h). Set while an explorer is installed;
+ * without one every point below is a single predictable branch.
+ */
+extern int gpuvm_sched_active__;
+void gpuvm_sched_point__(enum gpuvm_sched_event ev, const void *obj);
+bool gpuvm_sched_managed__(void);
+void gpuvm_sched_block__(const void *wait_obj);
+void gpuvm_sched_wake__(const void *wait_obj);
+
+static inline bool gpuvm_sched_active(void)
+{
+	return unlikely(
+		__atomic_load_n(&gpuvm_sched_active__, __ATOMIC_RELAXED));
+}
+
+static inline void gpuvm_sched_point(enum gpuvm_sched_event ev, const void *obj)
+{
+	if (gpuvm_sched_active())
+		gpuvm_sched_point__(ev, obj);
+}
+
+static inline void gpuvm_sched_wake(const void *wait_obj)
+{
+	if (gpuvm_sched_active())
+		gpuvm_sched_wake__(wait_obj);
+}
+
+/* Whether the calling thread's waits go through the explorer. */
+static inline bool gpuvm_sched_managed(void)
+{
+	return gpuvm_sched_active() && gpuvm_sched_managed__();
+}
+
 /* Where @ip is: "function+offset", or "module+offset (address)". */
 void gpuvm_format_site(char *buf, size_t len, const void *ip);
 

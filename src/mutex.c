@@ -63,7 +63,14 @@ GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
 			return;
 		}
 	}
-	pthread_mutex_lock(&m->lock);
+	gpuvm_sched_point(GPUVM_SCHED_LOCK, m);
+	if (gpuvm_sched_managed()) {
+		/* The holder is parked by the explorer: wait through it. */
+		while (pthread_mutex_trylock(&m->lock))
+			gpuvm_sched_block__(m);
+	} else {
+		pthread_mutex_lock(&m->lock);
+	}
 	__atomic_store_n(&m->locked, 1, __ATOMIC_RELAXED);
 	gpuvm_lock_acquire(&m->dep_map, 0, GPUVM_RET_IP);
 }
@@ -72,6 +79,7 @@ GPUVM_EXPORT bool gpuvm_mutex_trylock(struct gpuvm_mutex *m)
 {
 	if (gpuvm_debug_active() && mutex_destroyed(m, "gpuvm_mutex_trylock"))
 		return false;
+	gpuvm_sched_point(GPUVM_SCHED_LOCK, m);
 	if (pthread_mutex_trylock(&m->lock))
 		return false;
 	__atomic_store_n(&m->locked, 1, __ATOMIC_RELAXED);
@@ -85,6 +93,8 @@ GPUVM_EXPORT void gpuvm_mutex_unlock(struct gpuvm_mutex *m)
 		return;
 	__atomic_store_n(&m->locked, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&m->lock);
+	gpuvm_sched_wake(m);
+	gpuvm_sched_point(GPUVM_SCHED_UNLOCK, m);
 }
 
 GPUVM_EXPORT bool gpuvm_mutex_is_locked(struct gpuvm_mutex *m)

@@ -93,6 +93,19 @@ int gpuvm_parker_park(struct gpuvm_parker *p, unsigned int snapshot,
 {
 	int ret = 0;
 
+	if (gpuvm_sched_managed()) {
+		/* Under an explorer: no timeout, the unpark wakes us. */
+		for (;;) {
+			if (__atomic_load_n(&p->epoch, __ATOMIC_ACQUIRE) !=
+			    snapshot)
+				return 0;
+			if (interruptible &&
+			    gpuvm_parker_take_interrupt(p) == -EINTR)
+				return -EINTR;
+			gpuvm_sched_block__(p);
+		}
+	}
+
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		if (__atomic_load_n(&p->epoch, __ATOMIC_ACQUIRE) != snapshot)
@@ -121,6 +134,7 @@ void gpuvm_parker_unpark(struct gpuvm_parker *p)
 	__atomic_fetch_add(&p->epoch, 1, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
+	gpuvm_sched_wake(p);
 }
 
 int gpuvm_parker_take_interrupt(struct gpuvm_parker *p)

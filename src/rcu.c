@@ -64,12 +64,14 @@ void gpuvm_rcu_read_lock(void)
 {
 	rcu_ensure_registered();
 	urcu_memb_read_lock();
+	gpuvm_sched_point(GPUVM_SCHED_RCU_LOCK, NULL);
 }
 
 void gpuvm_rcu_read_unlock(void)
 {
 	tsan_release(&readers_left);
 	urcu_memb_read_unlock();
+	gpuvm_sched_point(GPUVM_SCHED_RCU_UNLOCK, NULL);
 }
 
 static void rcu_trampoline(struct rcu_head *urcu)
@@ -114,6 +116,8 @@ GPUVM_EXPORT void gpuvm_rcu_external_thread(void)
 
 void gpuvm_rcu_synchronize(void)
 {
+	/* An explorer first lets the readers it parked leave. */
+	gpuvm_sched_point(GPUVM_SCHED_RCU_SYNC, NULL);
 	urcu_memb_synchronize_rcu();
 	tsan_acquire(&readers_left);
 }

@@ -139,6 +139,7 @@ static void gpuvm_fini(struct gpuvm *gpuvm)
 
 struct gpuvm *gpuvm_get(struct gpuvm *gpuvm)
 {
+	gpuvm_sched_point(GPUVM_SCHED_REF, &gpuvm->kref);
 	gpuvm_kref_get(&gpuvm->kref, "gpuvm_get");
 	if (gpuvm_debug_active())
 		gpuvm_obj_vm_kref__(gpuvm, &gpuvm->kref);
@@ -164,6 +165,7 @@ void gpuvm_put(struct gpuvm *gpuvm)
 
 	if (!gpuvm)
 		return;
+	gpuvm_sched_point(GPUVM_SCHED_REF, &gpuvm->kref);
 	if (!gpuvm_kref_put(&gpuvm->kref, "gpuvm_put")) {
 		/* The leak report compares this with the VM's vm_bos. */
 		if (gpuvm_debug_active())

@@ -355,6 +355,7 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 
 struct gpuvm_bo *gpuvm_bo_get(struct gpuvm_bo *vm_bo)
 {
+	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
 	gpuvm_kref_get(&vm_bo->kref, "gpuvm_bo_get");
 	return vm_bo;
 }
@@ -406,6 +407,7 @@ bool gpuvm_bo_put(struct gpuvm_bo *vm_bo)
 {
 	if (!vm_bo)
 		return false;
+	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
 	if (!gpuvm_kref_put(&vm_bo->kref, "gpuvm_bo_put"))
 		return false;
 	vm_bo_destroy(vm_bo);
@@ -441,6 +443,7 @@ void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo)
 	/* Before the push: a cleanup may free it right after. */
 	if (gpuvm_debug_active())
 		gpuvm_obj_vm_bo_zombie__(vm_bo);
+	gpuvm_sched_point(GPUVM_SCHED_DEFER, &gpuvm->bo_defer);
 	/* After the last access to *vm_bo but the push itself. */
 	defer_tsan_release(gpuvm);
 	cds_lfs_push(
@@ -476,6 +479,7 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 			   vm_bo->vm->name);
 
 	/* The mutex is only needed when this may be the last reference. */
+	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
 	if (kref_dec_not_one(&vm_bo->kref))
 		return false;
 
@@ -520,6 +524,7 @@ void gpuvm_bo_deferred_cleanup(struct gpuvm *gpuvm)
 		take_resv = false; /* rather than deadlock on ourselves */
 	}
 
+	gpuvm_sched_point(GPUVM_SCHED_DEFER, &gpuvm->bo_defer);
 	batch = __cds_lfs_pop_all(bo_defer_stack(gpuvm));
 	if (!batch)
 		return;

@@ -443,6 +443,7 @@ ww_lock_common(struct gpuvm_ww_mutex *lock, struct gpuvm_ww_acquire_ctx *ctx,
 	bool debug;
 	int ret;
 
+	gpuvm_sched_point(GPUVM_SCHED_LOCK, lock);
 	if (ctx) {
 		if (unlikely(READ_RELAXED(&lock->ctx) == ctx))
 			return -EALREADY;
@@ -530,6 +531,7 @@ GPUVM_EXPORT bool gpuvm_ww_mutex_trylock(struct gpuvm_ww_mutex *lock,
 	uintptr_t me = holder_value(ctx), expected = 0;
 	bool debug = gpuvm_debug_active();
 
+	gpuvm_sched_point(GPUVM_SCHED_LOCK, lock);
 	if (ctx) {
 		if (!ww_acquired(ctx))
 			WRITE_RELAXED(&ctx->wounded, 0);
@@ -637,9 +639,12 @@ GPUVM_EXPORT void gpuvm_ww_mutex_unlock(struct gpuvm_ww_mutex *lock)
 	expected = me;
 	if (likely(__atomic_compare_exchange_n(&lock->owner, &expected, 0,
 					       false, __ATOMIC_ACQ_REL,
-					       __ATOMIC_RELAXED)))
+					       __ATOMIC_RELAXED))) {
+		gpuvm_sched_point(GPUVM_SCHED_UNLOCK, lock);
 		return;
+	}
 	ww_unlock_slowpath(lock, me);
+	gpuvm_sched_point(GPUVM_SCHED_UNLOCK, lock);
 }
 
 /* ---- the rest ---------------------------------------------------------- */

@@ -347,6 +347,83 @@ gpuvm_lockdep_order_known(const struct gpuvm_lock_class *held,
  */
 GPUVM_EXPORT void gpuvm_lockdep_reset(void);
 
+/* ---- schedule exploration ------------------------------------------------ */
+
+/*
+ * A schedule explorer (tests/explore/) runs the threads of a test one at a
+ * time and decides at every synchronisation point of the library which
+ * one runs next. The library tells it where those points are through the
+ * callbacks below. Without an explorer installed each point costs one
+ * predictable branch.
+ */
+
+/**
+ * enum gpuvm_sched_event - what a scheduling point is
+ * @GPUVM_SCHED_LOCK: about to take a lock (@obj: the lock; mutex, ww_mutex)
+ * @GPUVM_SCHED_UNLOCK: released a lock (@obj: the lock)
+ * @GPUVM_SCHED_REF: about to change the reference count of a VM, vm_bo or
+ *                   GEM object (@obj: the count)
+ * @GPUVM_SCHED_DEFER: about to push onto or take the deferred list of a
+ *                     VM (@obj: the list)
+ * @GPUVM_SCHED_FENCE: about to signal a fence (@obj: the fence)
+ * @GPUVM_SCHED_HOOK: a named hook point (@obj: its name)
+ * @GPUVM_SCHED_RCU_LOCK: entered an RCU read-side section (bookkeeping)
+ * @GPUVM_SCHED_RCU_UNLOCK: left an RCU read-side section (bookkeeping)
+ * @GPUVM_SCHED_RCU_SYNC: about to wait for an RCU grace period: the
+ *                        explorer must not return before no other thread
+ *                        it runs is inside a read-side section
+ */
+enum gpuvm_sched_event {
+	GPUVM_SCHED_LOCK,
+	GPUVM_SCHED_UNLOCK,
+	GPUVM_SCHED_REF,
+	GPUVM_SCHED_DEFER,
+	GPUVM_SCHED_FENCE,
+	GPUVM_SCHED_HOOK,
+	GPUVM_SCHED_RCU_LOCK,
+	GPUVM_SCHED_RCU_UNLOCK,
+	GPUVM_SCHED_RCU_SYNC,
+};
+
+/**
+ * struct gpuvm_sched_ops - the explorer's side of the scheduling points
+ * @managed: whether the calling thread is one the explorer runs; the
+ *           other callbacks are only called on such threads
+ * @point: a scheduling point: the explorer may run other threads before
+ *         it returns
+ * @block: the calling thread cannot go on until @wait_obj is woken (a
+ *         lock it could not take, a parker, a condition); the explorer
+ *         runs other threads and returns once @wait_obj was woken, after
+ *         which the library checks its condition again
+ * @wake: threads blocked on @wait_obj may go on (called by any thread,
+ *        managed or not)
+ *
+ * The callbacks get the pointer given to gpuvm_sched_set_ops(). No library
+ * lock that the explorer does not know about is held when they are called.
+ */
+struct gpuvm_sched_ops {
+	bool (*managed)(void *data);
+	void (*point)(enum gpuvm_sched_event ev, const void *obj, void *data);
+	void (*block)(const void *wait_obj, void *data);
+	void (*wake)(const void *wait_obj, void *data);
+};
+
+/**
+ * gpuvm_sched_set_ops() - install or remove a schedule explorer
+ * @ops: the callbacks; NULL removes the explorer
+ * @data: passed to every callback
+ *
+ * Under an explorer, the library's blocking waits on managed threads (a
+ * mutex, a ww_mutex, a fence, a device unbind, an RCU grace period) go
+ * through @ops->block instead of the operating system, so the explorer
+ * knows which threads can run; timed waits wait without their timeout.
+ *
+ * Context: while no managed thread runs and no other thread uses the
+ * library's locks; does not allocate.
+ */
+GPUVM_EXPORT void gpuvm_sched_set_ops(const struct gpuvm_sched_ops *ops,
+				      void *data);
+
 /* ---- knobs: deliberately broken library variants ------------------------ */
 
 /*

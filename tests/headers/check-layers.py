@@ -4,7 +4,7 @@
 
 Layers, bottom up (docs/architecture.md):
   0 base       common, err, list, alloc, debug, mutex, parker, rcu, hook,
-               kref, internal, version, testing
+               kref, internal, version, testing, leaks, sched
   1 locking    ww_mutex, dma_fence, dma_fence_array, dma_resv
   2 objects    gem, exec
   3 vm         vm, va, va_index, vm_bo, vm_exec
@@ -27,7 +27,7 @@ import tempfile
 LAYERS = [
     ("base", ["common", "err", "list", "alloc", "debug", "mutex", "parker",
               "rcu", "hook", "kref", "internal", "version", "testing",
-              "leaks"]),
+              "leaks", "sched", "sched_cond"]),
     ("locking", ["ww_mutex", "dma_fence", "dma_fence_array", "dma_resv"]),
     ("objects", ["gem", "exec"]),
     ("vm", ["vm", "va", "va_index", "vm_bo", "vm_exec", "dump"]),
