@@ -1488,7 +1488,7 @@ const struct scn_scenario *scn_find(const char *id)
 	return NULL;
 }
 
-static void free_released(void)
+void scn_release_graves(void)
 {
 	struct scn_vm *vm, **vp;
 	struct scn_gem *g, **gp;
@@ -1575,7 +1575,7 @@ int scn_run(const struct scn_scenario *s, const struct scn_driver *drv,
 		    now.vm_bos - base.vm_bos, now.vas - base.vas,
 		    now.devs - base.devs);
 
-	free_released();
+	scn_release_graves();
 	gpuvm_lockdep_reset();
 	gpuvm_warn_set_handler(NULL, NULL);
 	return r->failures ? -1 : 0;

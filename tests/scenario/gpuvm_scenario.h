@@ -197,6 +197,11 @@ int scn_run(const struct scn_scenario *s, const struct scn_driver *drv,
 unsigned int scn_run_all(const struct scn_driver *drv, const char *prefix,
 			 bool verbose, FILE *out);
 
+/* Really free the objects released since the last call (kept until now
+ * so that a use after free reads poison). scn_run() calls it at the end of
+ * a scenario; the schedule explorer after each run. */
+void scn_release_graves(void);
+
 /* Print @r as the runner does. */
 void scn_print_result(const struct scn_result *r, bool verbose, FILE *out);
 

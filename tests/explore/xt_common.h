@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the explored tests share. They drive the scenario harness's driver
+ * (tests/scenario/gpuvm_scenario.h: the Rust abstraction's calls, with the
+ * broken designs of its knobs), and the library's own knobs.
+ */
+#ifndef GPUVM_XT_COMMON_H
+#define GPUVM_XT_COMMON_H
+
+#include <stdbool.h>
+
+#include <gpuvm/gpuvm.h>
+
+#include "explore.h"
+#include "gpuvm_scenario.h"
+
+/*
+ * Call first in a test's setup and last in its teardown: the end checks
+ * that every VM, GEM object, vm_bo, VA and device of the run is gone
+ * (failing the run otherwise), then frees the objects the scenario
+ * harness kept poisoned to catch uses after free.
+ */
+void xt_begin(void);
+void xt_end(void);
+
+/* Whether the knob named @name was given to the runner (--knob). */
+bool xt_knob(const char *name);
+
+/* Every explored test, NULL-terminated (explore_main.c). */
+extern const struct xp_test *const xt_tests[];
+
+#endif /* GPUVM_XT_COMMON_H */
