@@ -120,7 +120,7 @@ void xt_end(void)
 
 static const struct xp_test *find_test(const char *name)
 {
-	const struct xp_test *const *t;
+	const struct xp_test **t;
 
 	for (t = xt_tests; *t; t++)
 		if (!strcmp((*t)->name, name))
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 		const char *val = a + 1 < argc ? argv[a + 1] : NULL;
 
 		if (!strcmp(arg, "--list")) {
-			const struct xp_test *const *tt;
+			const struct xp_test **tt;
 
 			for (tt = xt_tests; *tt; tt++)
 				printf("%-34s %u threads  %s\n", (*tt)->name,

@@ -26,7 +26,17 @@ void xt_end(void);
 /* Whether the knob named @name was given to the runner (--knob). */
 bool xt_knob(const char *name);
 
-/* Every explored test, NULL-terminated (explore_main.c). */
-extern const struct xp_test *const xt_tests[];
+/* Register @t (the XT_REGISTER() of each test file does). */
+void xt_register(const struct xp_test *t);
+
+/* Register the explored test @t at program start. */
+#define XT_REGISTER(t)                                                 \
+	static void __attribute__((constructor)) xt_register_##t(void) \
+	{                                                              \
+		xt_register(&(t));                                     \
+	}
+
+/* Every registered test, NULL-terminated, in registration order. */
+extern const struct xp_test *xt_tests[];
 
 #endif /* GPUVM_XT_COMMON_H */

@@ -70,7 +70,7 @@ static void defer_teardown(void *arg)
 	xt_end();
 }
 
-const struct xp_test xt_defer_cleanup_obtain = {
+static const struct xp_test defer_cleanup_obtain = {
 	.name = "defer-cleanup-obtain",
 	.doc = "deferred put vs deferred cleanup vs obtain of the same vm_bo",
 	.nr_threads = 3,
@@ -78,3 +78,4 @@ const struct xp_test xt_defer_cleanup_obtain = {
 	.thread = defer_thread,
 	.teardown = defer_teardown,
 };
+XT_REGISTER(defer_cleanup_obtain)

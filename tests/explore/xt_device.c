@@ -1,0 +1,5 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Explored: a device unbind racing the shmem SG table and its object.
+ */
+#include "xt_common.h"
