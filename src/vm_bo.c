@@ -430,6 +430,7 @@ static void vm_bo_zombify(struct gpuvm_bo *vm_bo)
 
 bool gpuvm_bo_put_zombify_locked(struct gpuvm_bo *vm_bo, const char *func)
 {
+	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
 	if (!gpuvm_kref_put(&vm_bo->kref, func))
 		return false;
 	vm_bo_zombify(vm_bo);

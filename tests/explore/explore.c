@@ -6,6 +6,8 @@
  * (struct gpuvm_sched_ops); pick_next() makes the choice there.
  */
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -547,6 +549,50 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* ---- crashes ----------------------------------------------------------------- */
+
+static void (*crash_fn)(const char *schedule);
+
+void xp_on_crash(void (*fn)(const char *schedule))
+{
+	crash_fn = fn;
+}
+
+/*
+ * A crash in a run (a use after free that reached unmapped or poisoned
+ * memory, an abort) is a failure too: print the schedule that led to it,
+ * let the runner check its replay, and end the process.
+ */
+static void crash_handler(int sig)
+{
+	static char sched[1024], line[1400];
+	int n;
+
+	signal(sig, SIG_DFL);
+	schedule_string(sched, sizeof(sched));
+	n = snprintf(line, sizeof(line),
+		     "%s: FAILED: crash (signal %d) in thread %d\n"
+		     "%s: failing schedule: \"%s\" (%u preemption(s)); "
+		     "replay: --schedule '%s'\n",
+		     xp.test ? xp.test->name : "?", sig, self,
+		     xp.test ? xp.test->name : "?", sched, xp.preemptions,
+		     sched);
+	if (n > 0)
+		(void)!write(STDOUT_FILENO, line, (size_t)n);
+	if (crash_fn)
+		crash_fn(sched);
+	_exit(1);
+}
+
+static void catch_crashes(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], crash_handler);
+}
+
 /* A failure found, keep searching this bound a little for a shorter one. */
 #define SHORTER_SEARCH 400
 
@@ -565,6 +611,7 @@ int xp_explore(const struct xp_test *t, const struct xp_options *o,
 		exit(2);
 	}
 	warn_recorder_install();
+	catch_crashes();
 	gpuvm_sched_set_ops(&xp_ops, NULL);
 
 	if (replay) {

@@ -110,6 +110,12 @@ int xp_explore(const struct xp_test *t, const struct xp_options *o,
 /* Print @r for @t: schedules, rate, and the failure with how to replay. */
 void xp_print(const struct xp_test *t, const struct xp_result *r, FILE *out);
 
+/*
+ * Call @fn with the failing schedule when a run crashes (a signal such as
+ * SIGSEGV or SIGABRT); the process then exits with status 1.
+ */
+void xp_on_crash(void (*fn)(const char *schedule));
+
 /* Record that the run failed (from a test's thread, check or teardown). */
 void xp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -13,6 +13,7 @@
  * a failure is found and its printed schedule, replayed in a fresh
  * process, fails again. Exit: 0 as expected, 1 not, 2 usage.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,12 +160,41 @@ static bool replay_fails(char **argv, const char *test, const char *schedule)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
+		sigset_t none;
+
+		/* Called from a crash handler, the crash signal is blocked. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		execv("/proc/self/exe", args);
 		_exit(3);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return false;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 1;
+	return (WIFEXITED(status) && WEXITSTATUS(status) == 1) ||
+	       WIFSIGNALED(status);
+}
+
+static char **saved_argv;
+static const char *saved_test;
+static bool saved_expect_fail;
+
+/* A crash is the failure an --expect-fail run looks for: check its replay
+ * (in a fresh process) and end with the verdict. */
+static void on_crash(const char *schedule)
+{
+	if (!saved_expect_fail)
+		_exit(1);
+	if (replay_fails(saved_argv, saved_test, schedule)) {
+		printf("%s: found (a crash), and the replay of \"%s\" fails "
+		       "again\n",
+		       saved_test, schedule);
+		fflush(NULL);
+		_exit(0);
+	}
+	printf("%s: replaying \"%s\" did NOT fail again\n", saved_test,
+	       schedule);
+	fflush(NULL);
+	_exit(1);
 }
 
 int main(int argc, char **argv)
@@ -236,6 +266,10 @@ int main(int argc, char **argv)
 	if (!t)
 		return usage();
 
+	saved_argv = argv;
+	saved_test = t->name;
+	saved_expect_fail = expect_fail && !o.replay;
+	xp_on_crash(on_crash);
 	ret = xp_explore(t, &o, &r);
 	xp_print(t, &r, stdout);
 	if (o.replay) {
