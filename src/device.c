@@ -94,7 +94,7 @@ GPUVM_EXPORT int gpuvm_device_bind(struct gpuvm_device *dev)
 {
 	int ret = 0;
 
-	pthread_mutex_lock(&dev->unbind_lock__);
+	gpuvm_sched_mutex_lock(&dev->unbind_lock__);
 	pthread_mutex_lock(&dev->lock__);
 	if (dev->state__ != DEV_UNBOUND) {
 		ret = -EBUSY;
@@ -103,7 +103,7 @@ GPUVM_EXPORT int gpuvm_device_bind(struct gpuvm_device *dev)
 		dev->state__ = DEV_BOUND;
 	}
 	pthread_mutex_unlock(&dev->lock__);
-	pthread_mutex_unlock(&dev->unbind_lock__);
+	gpuvm_sched_mutex_unlock(&dev->unbind_lock__);
 	return ret;
 }
 
@@ -143,11 +143,11 @@ GPUVM_EXPORT int gpuvm_device_unbind(struct gpuvm_device *dev)
 		return -EDEADLK;
 	}
 
-	pthread_mutex_lock(&dev->unbind_lock__);
+	gpuvm_sched_mutex_lock(&dev->unbind_lock__);
 	pthread_mutex_lock(&dev->lock__);
 	if (dev->state__ != DEV_BOUND) {
 		pthread_mutex_unlock(&dev->lock__);
-		pthread_mutex_unlock(&dev->unbind_lock__);
+		gpuvm_sched_mutex_unlock(&dev->unbind_lock__);
 		return -ENXIO;
 	}
 	dev->state__ = DEV_UNBINDING;
@@ -187,7 +187,7 @@ GPUVM_EXPORT int gpuvm_device_unbind(struct gpuvm_device *dev)
 	pthread_mutex_unlock(&dev->lock__);
 
 	gpuvm_lock_release(&dev->dep_map__, func);
-	pthread_mutex_unlock(&dev->unbind_lock__);
+	gpuvm_sched_mutex_unlock(&dev->unbind_lock__);
 
 	if (leaked)
 		gpuvm_warn(GPUVM_RULE_DEVICE_DMA_LEAK,

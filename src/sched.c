@@ -77,3 +77,19 @@ void gpuvm_sched_cond_broadcast(pthread_cond_t *cond)
 	pthread_cond_broadcast(cond);
 	gpuvm_sched_wake(cond);
 }
+
+void gpuvm_sched_mutex_lock(pthread_mutex_t *mutex)
+{
+	if (!gpuvm_sched_managed()) {
+		pthread_mutex_lock(mutex);
+		return;
+	}
+	while (pthread_mutex_trylock(mutex))
+		gpuvm_sched_block__(mutex);
+}
+
+void gpuvm_sched_mutex_unlock(pthread_mutex_t *mutex)
+{
+	pthread_mutex_unlock(mutex);
+	gpuvm_sched_wake(mutex);
+}
