@@ -211,8 +211,19 @@ static void switch_to(int cur, int next)
 		for (i = 0; i < xp.n; i++)
 			all_done &= xp.th[i].state == TH_DONE;
 		if (!all_done) {
+			char who[256];
+			size_t used = 0;
+
+			who[0] = '\0';
+			for (i = 0; i < xp.n && used < sizeof(who); i++)
+				if (xp.th[i].state == TH_BLOCKED)
+					used += (size_t)snprintf(
+						who + used, sizeof(who) - used,
+						"%sthread %u waits on %p",
+						used ? ", " : "", i,
+						xp.th[i].blocked_on);
 			xp.deadlock = true;
-			fail_now("deadlock: no thread can run");
+			fail_now("deadlock: no thread can run (%s)", who);
 		}
 		xp.current = -1;
 		xp.finished = true;
