@@ -89,6 +89,9 @@ GPUVM_EXPORT bool gpuvm_mutex_trylock(struct gpuvm_mutex *m)
 
 GPUVM_EXPORT void gpuvm_mutex_unlock(struct gpuvm_mutex *m)
 {
+	/* Before the release too: what this thread published while holding
+	 * the lock is visible to the others before it lets go. */
+	gpuvm_sched_point(GPUVM_SCHED_UNLOCK, m);
 	if (!gpuvm_lock_release(&m->dep_map, "gpuvm_mutex_unlock"))
 		return;
 	__atomic_store_n(&m->locked, 0, __ATOMIC_RELAXED);

@@ -114,6 +114,11 @@ GPUVM_EXPORT void gpuvm_rcu_external_thread(void)
 		thread_state = RCU_THREAD_LIBURCU;
 }
 
+unsigned long gpuvm_rcu_callbacks_pending(void)
+{
+	return __atomic_load_n(&callbacks_pending, __ATOMIC_ACQUIRE);
+}
+
 void gpuvm_rcu_synchronize(void)
 {
 	/* An explorer first lets the readers it parked leave. */

@@ -48,6 +48,9 @@ void gpuvm_rcu_read_unlock(void);
 void gpuvm_rcu_call(struct gpuvm_rcu_head *head,
 		    void (*func)(struct gpuvm_rcu_head *head));
 
+/* Callbacks queued with gpuvm_rcu_call() that have not run yet. */
+unsigned long gpuvm_rcu_callbacks_pending(void);
+
 /* Whether the calling thread is inside a read-side critical section. */
 bool gpuvm_rcu_read_ongoing(void);
 
