@@ -87,6 +87,8 @@ int xp_thread_id(void)
 
 /* xp.mu held, or a single-threaded phase. */
 static void fail_locked(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+static void fail_locked(const char *fmt, va_list ap)
 {
 	if (xp.failed)
 		return;
