@@ -360,7 +360,8 @@ GPUVM_EXPORT void gpuvm_lockdep_reset(void);
 /**
  * enum gpuvm_sched_event - what a scheduling point is
  * @GPUVM_SCHED_LOCK: about to take a lock (@obj: the lock; mutex, ww_mutex)
- * @GPUVM_SCHED_UNLOCK: released a lock (@obj: the lock)
+ * @GPUVM_SCHED_UNLOCK: about to release a mutex, and released a lock
+ *                      (@obj: the lock)
  * @GPUVM_SCHED_REF: about to change the reference count of a VM, vm_bo or
  *                   GEM object (@obj: the count)
  * @GPUVM_SCHED_DEFER: about to push onto or take the deferred list of a
