@@ -189,6 +189,7 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::pin_init::{init_zeroed, Init, PinInit, Zeroable};
     pub use crate::sync::aref::ARef;
+    pub use crate::sync::AsArcBorrow;
     pub use crate::{dev_dbg, dev_err, dev_info, dev_warn, new_mutex, pr_err, pr_info, pr_warn};
     pub use core::ffi::CStr;
 }

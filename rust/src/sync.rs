@@ -100,6 +100,63 @@ pub mod aref {
 
 pub use aref::{ARef, AlwaysRefCounted};
 
+/// The kernel's `sync::Arc` is std's here (no pinned initialisers).
+pub use std::sync::Arc;
+
+/// A borrowed [`Arc`], as the kernel's `ArcBorrow`: derefs to `T`, and
+/// `.into()` makes an owned `Arc` (a new reference).
+///
+/// ```
+/// use gpuvm::sync::{Arc, ArcBorrow, AsArcBorrow};
+///
+/// let a = Arc::new(5);
+/// let b: ArcBorrow<'_, i32> = a.as_arc_borrow();
+/// assert_eq!(*b, 5);
+/// let c: Arc<i32> = b.into();
+/// assert_eq!((*c, Arc::strong_count(&a)), (5, 2));
+/// ```
+pub struct ArcBorrow<'a, T>(&'a Arc<T>);
+
+impl<'a, T> ArcBorrow<'a, T> {
+    /// Borrows `arc`.
+    pub fn new(arc: &'a Arc<T>) -> Self {
+        ArcBorrow(arc)
+    }
+}
+
+impl<T> Clone for ArcBorrow<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for ArcBorrow<'_, T> {}
+
+impl<T> core::ops::Deref for ArcBorrow<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0
+    }
+}
+
+impl<T> From<ArcBorrow<'_, T>> for Arc<T> {
+    fn from(b: ArcBorrow<'_, T>) -> Arc<T> {
+        Arc::clone(b.0)
+    }
+}
+
+/// `arc.as_arc_borrow()`, as the kernel's `Arc` offers.
+pub trait AsArcBorrow<T> {
+    /// Borrows this `Arc`.
+    fn as_arc_borrow(&self) -> ArcBorrow<'_, T>;
+}
+
+impl<T> AsArcBorrow<T> for Arc<T> {
+    fn as_arc_borrow(&self) -> ArcBorrow<'_, T> {
+        ArcBorrow(self)
+    }
+}
+
 /// A mutex with the kernel's `lock()` shape: no poisoning to handle (a
 /// panic while holding it is a test failure anyway), and a guard whose
 /// `as_mut()` gives `Pin<&mut T>` as the kernel's does. Drivers keep their
