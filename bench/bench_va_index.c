@@ -15,6 +15,7 @@
  * --case NAME (only that case).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -447,6 +448,29 @@ static bool want(const char *only, const char *name)
 	return !only || !strcmp(only, name);
 }
 
+/*
+ * Build the index and report its memory per mapping: what the allocator
+ * handed out for its nodes, divided by n, beside the tree fields the
+ * kernel embeds in each struct drm_gpuva (an rb node, 24 bytes, the
+ * interval tree's cached subtree end and the list head, 48 bytes in all).
+ */
+static void report_memory(struct workload *w)
+{
+	size_t before = mallinfo2().uordblks, bytes;
+
+	build_idx(w);
+	bytes = mallinfo2().uordblks - before;
+	if (bench_sanitized()) {
+		printf("{\"bench\": \"va_index\", \"case\": \"memory\", "
+		       "\"n\": %zu}\n",
+		       w->n);
+		return;
+	}
+	printf("{\"bench\": \"va_index\", \"case\": \"memory\", \"n\": %zu, "
+	       "\"bytes_per_mapping\": %.1f, \"kernel_bytes_per_mapping\": 48}\n",
+	       w->n, (double)bytes / (double)w->n);
+}
+
 static void run_size(const struct bench_opts *opts, size_t n, const char *only)
 {
 	struct side idx_insert = { .setup = reshuffle_insert,
@@ -474,7 +498,7 @@ static void run_size(const struct bench_opts *opts, size_t n, const char *only)
 	if (want(only, "insert"))
 		compare(opts, &w, "insert", keys, &idx_insert, &rb_insert);
 
-	build_idx(&w);
+	report_memory(&w);
 	build_rb(&w);
 	cross_check(&w);
 	if (want(only, "lookup"))
