@@ -119,6 +119,12 @@ void xt_end(void)
 	scn_release_graves();
 }
 
+struct scn_vm *xt_vm_new(void)
+{
+	return scn_vm_new(&scn_reference_driver, NULL, NULL, 0, 1ull << 32, 0,
+			  0, 0);
+}
+
 static const struct xp_test *find_test(const char *name)
 {
 	const struct xp_test **t;

@@ -23,6 +23,13 @@
 void xt_begin(void);
 void xt_end(void);
 
+/*
+ * GpuVm::new of the scenario harness's reference driver (IMMEDIATE |
+ * RESV_PROTECTED) over [0, 2^32), with a resv of its own: the VM most
+ * explored tests use. Returns the unique handle's reference.
+ */
+struct scn_vm *xt_vm_new(void);
+
 /* Whether the knob named @name was given to the runner (--knob). */
 bool xt_knob(const char *name);
 

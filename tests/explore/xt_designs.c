@@ -101,8 +101,7 @@ static struct bind_state bs;
 static void *bind_setup(void)
 {
 	xt_begin();
-	bs.vm = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			   0);
+	bs.vm = xt_vm_new();
 	bs.g = scn_gem_new('G', NULL, 4); /* the handle's reference */
 	scn_gem_get(bs.g); /* the bind job's */
 	bs.h = scn_gem_new('H', NULL, 4); /* closed by thread 2 */
@@ -303,10 +302,8 @@ static struct gpuvm_lock_class hint_class =
 static void *foreign_setup(void)
 {
 	xt_begin();
-	fs.vm[0] = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			      0);
-	fs.vm[1] = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			      0);
+	fs.vm[0] = xt_vm_new();
+	fs.vm[1] = xt_vm_new();
 	fs.g = scn_gem_new('G', NULL, 4);
 	gpuvm_mutex_init(&fs.hint_lock, "hint_lock", &hint_class);
 	fs.hint = NULL;
@@ -420,8 +417,7 @@ static struct walk_state ws;
 static void *walk_setup(void)
 {
 	xt_begin();
-	ws.vm = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			   0);
+	ws.vm = xt_vm_new();
 	ws.g = scn_gem_new('G', NULL, 4);
 	ws.h = scn_gem_new('H', NULL, 4);
 	ws.bg = scn_obtain(ws.vm, ws.g, 1); /* the job's */
@@ -526,8 +522,7 @@ static struct exec_state es;
 static void *exec_setup(void)
 {
 	xt_begin();
-	es.vm = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			   0);
+	es.vm = xt_vm_new();
 	es.g = scn_gem_new('G', NULL, 4);
 	return &es;
 }

@@ -13,8 +13,6 @@
 #include "vm_internal.h"
 #include "xt_common.h"
 
-#define SPACE (1ull << 32)
-
 /* The copy of the deferred put; @planted publishes too early. */
 static void copy_put_deferred(struct gpuvm_bo *vm_bo, bool planted)
 {
@@ -51,8 +49,7 @@ static void *planted_setup(bool planted)
 {
 	xt_begin();
 	ps.planted = planted;
-	ps.vm = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			   0);
+	ps.vm = xt_vm_new();
 	ps.gem = scn_gem_new('P', NULL, 4);
 	ps.vm_bo = scn_obtain(ps.vm, ps.gem, 0);
 	return &ps;

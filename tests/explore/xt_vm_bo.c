@@ -11,8 +11,6 @@
 
 #include "xt_common.h"
 
-#define SPACE (1ull << 32)
-
 struct defer_state {
 	struct scn_vm *vm;
 	struct scn_gem *gem;
@@ -24,8 +22,7 @@ static struct defer_state ds;
 static void *defer_setup(void)
 {
 	xt_begin();
-	ds.vm = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			   0);
+	ds.vm = xt_vm_new();
 	/* The object's one reference is the obtaining thread's; the vm_bo
 	 * holds the other, so the cleanup may free the object. */
 	ds.gem = scn_gem_new('A', NULL, 4);
@@ -103,8 +100,7 @@ static void *unlink_setup(void)
 {
 	xt_begin();
 	memset(&us, 0, sizeof(us));
-	us.vm = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			   0);
+	us.vm = xt_vm_new();
 	us.gem = scn_gem_new('A', NULL, 4);
 	us.old = scn_obtain(us.vm, us.gem, 0);
 	if (scn_map(us.vm, us.old, P(0), P(4), 0))
@@ -199,8 +195,7 @@ static struct race_state rs;
 static void *race_setup(void)
 {
 	xt_begin();
-	rs.vm = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			   0);
+	rs.vm = xt_vm_new();
 	/* An external object (its own resv); the reference is the test's. */
 	rs.gem = scn_gem_new('X', NULL, 4);
 	return &rs;
@@ -306,8 +301,7 @@ static void *lastput_setup(void)
 {
 	xt_begin();
 	memset(&ls, 0, sizeof(ls));
-	ls.vm = scn_vm_new(&scn_reference_driver, NULL, NULL, 0, SPACE, 0, 0,
-			   0);
+	ls.vm = xt_vm_new();
 	ls.gem = scn_gem_new('G', NULL, 4);
 	ls.vm_bo = scn_obtain(ls.vm, ls.gem, 0);
 	/* Two references to the vm_bo, one per thread; the vm_bo holds the
