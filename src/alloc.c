@@ -2,8 +2,10 @@
 /*
  * The one place that calls malloc and free.
  *
- * Every allocation is counted (gpuvm_alloc_live()) and passes through the
- * fault injector: an armed countdown that fails exactly one allocation.
+ * Every allocation is counted (gpuvm_alloc_live()), per thread. With the
+ * checker on, an explorer installed or a fault armed, it also passes
+ * through the checker and the fault injector (an armed countdown that
+ * fails exactly one allocation); otherwise it goes straight to malloc.
  */
 #include <malloc.h>
 #include <pthread.h>
@@ -29,7 +31,162 @@
 #define ALLOC_POISON 1
 #endif
 
-static atomic_long live_allocations;
+/*
+ * Per-thread state: the live count and a small cache of freed blocks.
+ *
+ * The live count is kept per thread, so that threads allocating at once
+ * never share a written cache line: each thread adds to its own counter
+ * (frees may make it negative), and gpuvm_alloc_live() sums the counters
+ * of the live threads and what exited threads left behind.
+ *
+ * The cache is the kernel's per-CPU slab fast path in miniature: with the
+ * checker off, a freed block of up to CACHE_MAX_BYTES goes on a per-thread
+ * list by size, and the next allocation of that size takes it back, so the
+ * ops lists and vm_bos of a request cost a push and a pop rather than a
+ * trip through malloc. Cached blocks count as freed. Sanitizer builds and
+ * the checker (which poisons and quarantines freed blocks) bypass it, so
+ * a use after free is still caught where it was.
+ */
+#if defined(ALLOC_ASAN) || defined(GPUVM_TSAN)
+#define ALLOC_CACHE 0
+#else
+#define ALLOC_CACHE 1
+#endif
+/*
+ * Class c holds blocks allocated as (c + 1) * CACHE_STEP bytes: a small
+ * allocation is rounded up to its class, so any block of the class fits
+ * it, whatever malloc is underneath. Blocks come back only through
+ * gpuvm_kfree_sized__(), whose caller knows the size it asked for; a
+ * plain gpuvm_kfree() goes to free().
+ */
+#define CACHE_STEP 16u
+#define CACHE_CLASSES 16u
+#define CACHE_MAX_BYTES (CACHE_STEP * CACHE_CLASSES)
+#define CACHE_DEPTH 16u /* blocks kept per class */
+
+struct alloc_thread {
+	long balance; /* written by its thread only */
+	bool registered;
+	struct alloc_thread *next;
+	struct alloc_thread **pprev;
+	/* Cached blocks by class, linked through their first word. */
+	void *cache[CACHE_CLASSES];
+	unsigned char cached[CACHE_CLASSES];
+};
+
+static __thread struct alloc_thread self
+	__attribute__((tls_model("initial-exec")));
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct alloc_thread *threads;
+static long exited_balance; /* threads_lock */
+static pthread_key_t thread_key;
+static pthread_once_t thread_key_once = PTHREAD_ONCE_INIT;
+
+static void cache_flush(struct alloc_thread *t)
+{
+	unsigned int c;
+
+	for (c = 0; c < CACHE_CLASSES; c++) {
+		while (t->cache[c]) {
+			void *block = t->cache[c];
+
+			t->cache[c] = *(void **)block;
+			free(block);
+		}
+		t->cached[c] = 0;
+	}
+}
+
+/* Thread exit: free the cache, hand the balance over, leave the list. */
+static void thread_release(void *arg)
+{
+	struct alloc_thread *t = arg;
+
+	cache_flush(t);
+	pthread_mutex_lock(&threads_lock);
+	exited_balance += t->balance;
+	t->balance = 0;
+	*t->pprev = t->next;
+	if (t->next)
+		t->next->pprev = t->pprev;
+	t->registered = false;
+	pthread_mutex_unlock(&threads_lock);
+}
+
+/* The main thread's cache is freed at exit too, for leak checkers. */
+__attribute__((destructor)) static void alloc_destructor(void)
+{
+	cache_flush(&self);
+}
+
+static void thread_key_create(void)
+{
+	pthread_key_create(&thread_key, thread_release);
+}
+
+static __attribute__((noinline)) void thread_register(void)
+{
+	struct alloc_thread *t = &self;
+
+	pthread_once(&thread_key_once, thread_key_create);
+	pthread_mutex_lock(&threads_lock);
+	t->next = threads;
+	t->pprev = &threads;
+	if (threads)
+		threads->pprev = &t->next;
+	threads = t;
+	t->registered = true;
+	pthread_mutex_unlock(&threads_lock);
+	pthread_setspecific(thread_key, t);
+}
+
+static inline void count_live(long delta)
+{
+	struct alloc_thread *t = &self;
+
+	if (unlikely(!t->registered))
+		thread_register();
+	/* A plain add: only the sum in gpuvm_alloc_live() reads it. */
+	__atomic_store_n(&t->balance,
+			 __atomic_load_n(&t->balance, __ATOMIC_RELAXED) + delta,
+			 __ATOMIC_RELAXED);
+}
+
+static inline unsigned int cache_class(size_t size)
+{
+	return (unsigned int)((size - 1) / CACHE_STEP);
+}
+
+/* A cached block for @size (1..CACHE_MAX_BYTES) bytes, or NULL. */
+static inline void *cache_pop(size_t size)
+{
+	unsigned int c = cache_class(size);
+	void *block;
+
+	if (!ALLOC_CACHE || !self.cache[c])
+		return NULL;
+	block = self.cache[c];
+	self.cache[c] = *(void **)block;
+	self.cached[c]--;
+	return block;
+}
+
+/* Keep @ptr, allocated for @size bytes, if its class has room. */
+static inline bool cache_push(void *ptr, size_t size)
+{
+	unsigned int c;
+
+	if (!ALLOC_CACHE || size > CACHE_MAX_BYTES || !size)
+		return false;
+	c = cache_class(size);
+	if (self.cached[c] >= CACHE_DEPTH)
+		return false;
+	*(void **)ptr = self.cache[c];
+	self.cache[c] = ptr;
+	self.cached[c]++;
+	return true;
+}
+
 /* Allocations left before the injected fault; 0 = disarmed. */
 static atomic_ulong fail_countdown;
 static atomic_bool fault_fired;
@@ -47,6 +204,7 @@ static bool inject_fault(void)
 						 left - 1)) {
 			if (left == 1) {
 				atomic_store(&fault_fired, true);
+				gpuvm_slow_set(GPUVM_SLOW_FAULT, false);
 				return true;
 			}
 			return false;
@@ -55,11 +213,35 @@ static bool inject_fault(void)
 	return false;
 }
 
-static void *alloc_common(void *old, size_t size, gpuvm_gfp_t gfp,
-			  const char *func)
+static inline void *alloc_plain(size_t size, gpuvm_gfp_t gfp)
 {
 	void *p;
 
+	if (!size)
+		size = 1;
+	if (size <= CACHE_MAX_BYTES) {
+		p = cache_pop(size);
+		/* A class's blocks are all of its full size. */
+		if (!p)
+			p = malloc((size + CACHE_STEP - 1) &
+				   ~(size_t)(CACHE_STEP - 1));
+	} else {
+		/* malloc and memset rather than calloc: glibc's calloc skips
+		 * its per-thread cache and costs more for small blocks. */
+		p = malloc(size);
+	}
+	if (likely(p)) {
+		count_live(1);
+		if (gfp & GPUVM_GFP_ZERO)
+			memset(p, 0, size);
+	}
+	return p;
+}
+
+/* The checker, an explorer or a fault injection is on. */
+static __attribute__((noinline)) void *
+alloc_checked(void *old, size_t size, gpuvm_gfp_t gfp, const char *func)
+{
 	if (!(gfp & GPUVM_GFP_NOWAIT))
 		gpuvm_might_alloc(func);
 
@@ -68,12 +250,17 @@ static void *alloc_common(void *old, size_t size, gpuvm_gfp_t gfp,
 
 	if (old)
 		return realloc(old, size ? size : 1);
-	p = (gfp & GPUVM_GFP_ZERO) ? calloc(1, size ? size : 1) :
-				     malloc(size ? size : 1);
-	if (p)
-		atomic_fetch_add_explicit(&live_allocations, 1,
-					  memory_order_relaxed);
-	return p;
+	return alloc_plain(size, gfp);
+}
+
+static inline void *alloc_common(void *old, size_t size, gpuvm_gfp_t gfp,
+				 const char *func)
+{
+	if (unlikely(gpuvm_slow()))
+		return alloc_checked(old, size, gfp, func);
+	if (old)
+		return realloc(old, size ? size : 1);
+	return alloc_plain(size, gfp);
 }
 
 GPUVM_EXPORT void *gpuvm_kmalloc(size_t size, gpuvm_gfp_t gfp)
@@ -170,7 +357,7 @@ GPUVM_EXPORT void gpuvm_kfree(void *ptr)
 {
 	if (!ptr)
 		return;
-	atomic_fetch_sub_explicit(&live_allocations, 1, memory_order_relaxed);
+	count_live(-1);
 	if (gpuvm_alloc_poisoning()) {
 		quarantine_put(ptr);
 		return;
@@ -178,9 +365,36 @@ GPUVM_EXPORT void gpuvm_kfree(void *ptr)
 	free(ptr);
 }
 
+void gpuvm_kfree_sized__(void *ptr, size_t size)
+{
+	if (!ptr)
+		return;
+	if (unlikely(gpuvm_slow() & GPUVM_SLOW_DEBUG)) {
+		/* The checker poisons and quarantines; the size is checked. */
+		if (malloc_usable_size(ptr) < size)
+			gpuvm_warn(GPUVM_RULE_CHECKER,
+				   "gpuvm_kfree_sized__: block of %zu bytes "
+				   "freed as %zu",
+				   malloc_usable_size(ptr), size);
+		gpuvm_kfree(ptr);
+		return;
+	}
+	count_live(-1);
+	if (!cache_push(ptr, size))
+		free(ptr);
+}
+
 GPUVM_EXPORT long gpuvm_alloc_live(void)
 {
-	return atomic_load(&live_allocations);
+	struct alloc_thread *t;
+	long sum;
+
+	pthread_mutex_lock(&threads_lock);
+	sum = exited_balance;
+	for (t = threads; t; t = t->next)
+		sum += __atomic_load_n(&t->balance, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&threads_lock);
+	return sum;
 }
 
 GPUVM_EXPORT void gpuvm_alloc_drain(void)
@@ -192,6 +406,7 @@ GPUVM_EXPORT void gpuvm_alloc_fail_nth(unsigned long n)
 {
 	atomic_store(&fault_fired, false);
 	atomic_store(&fail_countdown, n);
+	gpuvm_slow_set(GPUVM_SLOW_FAULT, n != 0);
 }
 
 GPUVM_EXPORT bool gpuvm_alloc_fault_fired(void)

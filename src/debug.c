@@ -33,6 +33,7 @@
 #define CLASS_ALLOC_UNDER (1u << 2)
 
 bool gpuvm_debug_on__ = true;
+unsigned int gpuvm_slow__ = GPUVM_SLOW_DEBUG;
 
 /* ---- warnings ---------------------------------------------------------- */
 
@@ -49,8 +50,10 @@ void gpuvm_debug_read_environment__(void)
 	const char *dbg = getenv("GPUVM_DEBUG");
 	const char *warn = getenv("GPUVM_WARN");
 
-	if (dbg && (!strcmp(dbg, "0") || !strcmp(dbg, "off")))
+	if (dbg && (!strcmp(dbg, "0") || !strcmp(dbg, "off"))) {
 		gpuvm_debug_on__ = false;
+		gpuvm_slow_set(GPUVM_SLOW_DEBUG, false);
+	}
 	if (warn && !strcmp(warn, "abort"))
 		warn_mode = WARN_ABORT;
 	else if (warn && !strcmp(warn, "silent"))
@@ -111,6 +114,7 @@ GPUVM_EXPORT unsigned long gpuvm_warn_count(void)
 GPUVM_EXPORT void gpuvm_debug_enable(bool enable)
 {
 	__atomic_store_n(&gpuvm_debug_on__, enable, __ATOMIC_RELAXED);
+	gpuvm_slow_set(GPUVM_SLOW_DEBUG, enable);
 }
 
 GPUVM_EXPORT bool gpuvm_debug_enabled(void)
@@ -296,7 +300,8 @@ struct thread_state {
 	unsigned int signalling; /* depth of signalling sections (0 or 1) */
 };
 
-static __thread struct thread_state ts;
+static __thread struct thread_state ts
+	__attribute__((tls_model("initial-exec")));
 static pthread_key_t ts_key;
 static pthread_once_t ts_key_once = PTHREAD_ONCE_INIT;
 

@@ -32,6 +32,30 @@ static inline bool gpuvm_debug_active(void)
 }
 
 /*
+ * Everything that makes a hot path slow when asked for, in one word: the
+ * checker (GPUVM_DEBUG), an installed schedule explorer, an armed fault
+ * injection. With all off, an allocation or a mutex operation tests this
+ * word once and goes straight to malloc or pthreads.
+ */
+#define GPUVM_SLOW_DEBUG (1u << 0)
+#define GPUVM_SLOW_SCHED (1u << 1)
+#define GPUVM_SLOW_FAULT (1u << 2)
+extern unsigned int gpuvm_slow__;
+
+static inline unsigned int gpuvm_slow(void)
+{
+	return __atomic_load_n(&gpuvm_slow__, __ATOMIC_RELAXED);
+}
+
+static inline void gpuvm_slow_set(unsigned int bit, bool on)
+{
+	if (on)
+		__atomic_fetch_or(&gpuvm_slow__, bit, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&gpuvm_slow__, ~bit, __ATOMIC_RELAXED);
+}
+
+/*
  * ThreadSanitizer cannot see the ordering liburcu creates inside its
  * uninstrumented library (RCU grace periods, its lock-free stack): tell it
  * with these. They compile to nothing outside TSan builds.
@@ -117,6 +141,13 @@ static inline bool gpuvm_sched_managed(void)
 {
 	return gpuvm_sched_active() && gpuvm_sched_managed__();
 }
+
+/*
+ * gpuvm_kfree() of a block the caller got from gpuvm_kmalloc(@size, ...):
+ * with the checker off a small one goes to the thread's block cache (see
+ * alloc.c). For the hot frees (op lists, vm_bos).
+ */
+void gpuvm_kfree_sized__(void *ptr, size_t size);
 
 /* Where @ip is: "function+offset", or "module+offset (address)". */
 void gpuvm_format_site(char *buf, size_t len, const void *ip);

@@ -48,8 +48,16 @@ static bool mutex_destroyed(struct gpuvm_mutex *m, const char *func)
 	return true;
 }
 
+/* Checker and explorer off: what the kernel's mutex does, nothing more. */
+#define MUTEX_SLOW (GPUVM_SLOW_DEBUG | GPUVM_SLOW_SCHED)
+
 GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
 {
+	if (likely(!(gpuvm_slow() & MUTEX_SLOW))) {
+		pthread_mutex_lock(&m->lock);
+		__atomic_store_n(&m->locked, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	/*
 	 * The kernel would deadlock here. Report the recursion and return
 	 * instead, so a test sees the warning rather than a hang.
@@ -89,6 +97,11 @@ GPUVM_EXPORT bool gpuvm_mutex_trylock(struct gpuvm_mutex *m)
 
 GPUVM_EXPORT void gpuvm_mutex_unlock(struct gpuvm_mutex *m)
 {
+	if (likely(!(gpuvm_slow() & MUTEX_SLOW))) {
+		__atomic_store_n(&m->locked, 0, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&m->lock);
+		return;
+	}
 	/* Before the release too: what this thread published while holding
 	 * the lock is visible to the others before it lets go. */
 	gpuvm_sched_point(GPUVM_SCHED_UNLOCK, m);

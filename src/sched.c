@@ -22,6 +22,7 @@ GPUVM_EXPORT void gpuvm_sched_set_ops(const struct gpuvm_sched_ops *ops,
 	sched_ops = ops;
 	sched_data = data;
 	__atomic_store_n(&gpuvm_sched_active__, ops != NULL, __ATOMIC_SEQ_CST);
+	gpuvm_slow_set(GPUVM_SLOW_SCHED, ops != NULL);
 	/* Named hook points are scheduling points too: make them call in. */
 	if (ops && !was)
 		__atomic_fetch_add(&gpuvm_hooks_armed__, 1, __ATOMIC_RELAXED);

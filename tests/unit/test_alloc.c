@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
+#include <pthread.h>
 #include <string.h>
 
 #include <gpuvm/testing.h>
 #include "harness.h"
+#include "internal.h"
 
 static void test_alloc_live_counter(void **state)
 {
@@ -18,6 +20,138 @@ static void test_alloc_live_counter(void **state)
 	assert_int_equal(gpuvm_alloc_live(), base + 1);
 	gpuvm_kfree(b);
 	assert_int_equal(gpuvm_alloc_live(), base);
+}
+
+/*
+ * With the checker off, allocations take the fast path and freed small
+ * blocks go to a per-thread cache. Counting, zeroing and fault injection
+ * must be exactly as with the checker on.
+ */
+static void test_alloc_checker_off(void **state)
+{
+	unsigned char zero[200] = { 0 };
+	long base;
+	void *p[8];
+	unsigned int i;
+
+	gpuvm_debug_enable(false);
+	base = gpuvm_alloc_live();
+	for (i = 0; i < 8; i++) {
+		p[i] = gpuvm_kmalloc(24 * (i + 1), GPUVM_GFP_KERNEL);
+		assert_non_null(p[i]);
+		memset(p[i], 0xa5, 24 * (i + 1));
+	}
+	assert_int_equal(gpuvm_alloc_live(), base + 8);
+	for (i = 0; i < 8; i++)
+		gpuvm_kfree(p[i]);
+	assert_int_equal(gpuvm_alloc_live(), base);
+	/* Cached blocks come back zeroed when asked for, at any size. */
+	for (i = 0; i < 8; i++) {
+		p[i] = gpuvm_kzalloc(24 * (i + 1), GPUVM_GFP_KERNEL);
+		assert_non_null(p[i]);
+		assert_memory_equal(p[i], zero, 24 * (i + 1));
+	}
+	assert_int_equal(gpuvm_alloc_live(), base + 8);
+	for (i = 0; i < 8; i++)
+		gpuvm_kfree(p[i]);
+	/* An armed fault fires with the checker off too. */
+	gpuvm_alloc_fail_nth(2);
+	p[0] = gpuvm_kmalloc(32, GPUVM_GFP_KERNEL);
+	assert_non_null(p[0]);
+	assert_null(gpuvm_kmalloc(32, GPUVM_GFP_KERNEL));
+	assert_true(gpuvm_alloc_fault_fired());
+	p[1] = gpuvm_kmalloc(32, GPUVM_GFP_KERNEL);
+	assert_non_null(p[1]);
+	gpuvm_kfree(p[0]);
+	gpuvm_kfree(p[1]);
+	assert_int_equal(gpuvm_alloc_live(), base);
+	gpuvm_debug_enable(true);
+}
+
+/*
+ * A sized free keeps a small block for the next allocation of its class
+ * on the same thread (checker off); with the checker on it is an ordinary
+ * free, and a size larger than the block is reported.
+ */
+static void test_alloc_sized_free(void **state)
+{
+	long base;
+	void *p, *q;
+
+	gpuvm_debug_enable(false);
+	base = gpuvm_alloc_live();
+	p = gpuvm_kmalloc(40, GPUVM_GFP_KERNEL);
+	assert_non_null(p);
+	gpuvm_kfree_sized__(p, 40);
+	assert_int_equal(gpuvm_alloc_live(), base);
+	q = gpuvm_kzalloc(33, GPUVM_GFP_KERNEL); /* same 48-byte class */
+	assert_ptr_equal(q, p);
+	assert_int_equal(gpuvm_alloc_live(), base + 1);
+	gpuvm_kfree_sized__(q, 33);
+	q = gpuvm_kmalloc(49, GPUVM_GFP_KERNEL); /* the next class */
+	assert_ptr_not_equal(q, p);
+	gpuvm_kfree(q);
+	assert_int_equal(gpuvm_alloc_live(), base);
+	gpuvm_debug_enable(true);
+
+	p = gpuvm_kmalloc(40, GPUVM_GFP_KERNEL);
+	assert_non_null(p);
+	gpuvm_kfree_sized__(p, 4000);
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_CHECKER), 1);
+	assert_int_equal(gpuvm_alloc_live(), base);
+}
+
+struct cross_free {
+	void *blocks[64];
+	long live_in_thread;
+};
+
+static void *free_elsewhere(void *arg)
+{
+	struct cross_free *cf = arg;
+	unsigned int i;
+
+	for (i = 0; i < 64; i++)
+		gpuvm_kfree(cf->blocks[i]);
+	/* Allocate some and exit holding them: the count keeps them. */
+	cf->blocks[0] = gpuvm_kmalloc(40, GPUVM_GFP_KERNEL);
+	cf->blocks[1] = gpuvm_kmalloc(400, GPUVM_GFP_KERNEL);
+	cf->live_in_thread = gpuvm_alloc_live();
+	return NULL;
+}
+
+/*
+ * The live count is kept per thread: blocks allocated on one thread and
+ * freed on another, and threads that exit, must still add up.
+ */
+static void test_alloc_live_counter_across_threads(void **state)
+{
+	struct cross_free cf;
+	bool checker;
+	long base;
+	pthread_t t;
+	unsigned int i;
+
+	for (checker = false;; checker = true) {
+		gpuvm_debug_enable(checker);
+		base = gpuvm_alloc_live();
+		for (i = 0; i < 64; i++) {
+			cf.blocks[i] =
+				gpuvm_kmalloc(8 + i * 8, GPUVM_GFP_KERNEL);
+			assert_non_null(cf.blocks[i]);
+		}
+		assert_int_equal(gpuvm_alloc_live(), base + 64);
+		assert_int_equal(pthread_create(&t, NULL, free_elsewhere, &cf),
+				 0);
+		assert_int_equal(pthread_join(t, NULL), 0);
+		assert_int_equal(cf.live_in_thread, base + 2);
+		assert_int_equal(gpuvm_alloc_live(), base + 2);
+		gpuvm_kfree(cf.blocks[0]);
+		gpuvm_kfree(cf.blocks[1]);
+		assert_int_equal(gpuvm_alloc_live(), base);
+		if (checker)
+			break;
+	}
 }
 
 static void test_alloc_zeroed(void **state)
@@ -159,6 +293,9 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		harness_test(test_alloc_live_counter),
+		harness_test(test_alloc_checker_off),
+		harness_test(test_alloc_sized_free),
+		harness_test(test_alloc_live_counter_across_threads),
 		harness_test(test_alloc_zeroed),
 		harness_test(test_alloc_array_overflow),
 		harness_test(test_alloc_fail_nth_exactly_one),
