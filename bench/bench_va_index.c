@@ -9,7 +9,7 @@
  *            each checked for overlap first as the VM does
  *   lookup   lowest entry overlapping a random page-sized range
  *   iterate  ordered walk over a random range covering 64 entries
- *   remove   every entry, in random order
+ *   remove   every entry, in random order, by pointer (both sides)
  *
  * Options (after the common ones of bench.h): --n N (only that size),
  * --case NAME (only that case).
@@ -43,10 +43,14 @@ int main(void)
 #define WALK_ENTRIES 64
 #define NQUERIES (1u << 16) /* a power of two */
 
-/* One mapping; the rb baseline embeds its node, like struct drm_gpuva. */
+/*
+ * One mapping; the rb baseline embeds its node, like struct drm_gpuva, and
+ * the index keeps its leaf in @leaf, like struct gpuva's rb.leaf__.
+ */
 struct va {
 	RB_ENTRY(va) rb;
 	uint64_t start, end;
+	void *leaf;
 };
 
 static int va_cmp(struct va *a, struct va *b)
@@ -159,6 +163,7 @@ static void workload_init(struct workload *w, size_t n, uint64_t seed)
 					w->vas[k + WALK_ENTRIES - 1].end };
 	}
 	gpuvm_va_index_init(&w->idx);
+	gpuvm_va_index_init_backref(&w->idx, offsetof(struct va, leaf));
 	RB_INIT(&w->rb);
 }
 
@@ -229,14 +234,16 @@ static void teardown_rb(struct workload *w)
 	RB_INIT(&w->rb); /* the nodes live in w->vas */
 }
 
+/* As the VM removes: by pointer, through the leaf the VA points at. */
 static void remove_idx(struct workload *w)
 {
 	size_t i;
 
 	for (i = 0; i < w->n; i++)
-		if (gpuvm_va_index_remove(&w->idx, w->order2[i]->start) !=
-		    w->order2[i])
-			fail("index remove failed");
+		gpuvm_va_index_remove_item(&w->idx, w->order2[i],
+					   w->order2[i]->start);
+	if (gpuvm_va_index_count(&w->idx))
+		fail("index remove failed");
 }
 
 /* The VM removes by pointer (drm_gpuva_remove(va)): no search. */

@@ -20,6 +20,18 @@
 #include "kref.h"
 #include "vm_internal.h"
 
+/*
+ * gpuvm_for_each_va_range_safe() for a walk whose ops change the VA space
+ * right there: its lookup leaves the index ready for those changes (see
+ * gpuvm_va_index_first_overlap_for_update()).
+ */
+#define sm_for_each_va_range_safe(va__, next__, gpuvm__, start__, end__) \
+	for ((va__) = gpuvm_va_index_first_overlap_for_update(           \
+		     gpuvm_va_index(gpuvm__), (start__), (end__)),       \
+	    (next__) = gpuva_next__(va__);                               \
+	     (va__) && (va__)->va.addr < (end__);                        \
+	     (va__) = (next__), (next__) = gpuva_next__(next__))
+
 struct step_ops {
 	int (*map)(struct gpuva_op *op, void *priv);
 	int (*remap)(struct gpuva_op *op, void *priv);
@@ -98,7 +110,8 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 	if (!request_valid(gpuvm, req_addr, req_range))
 		return -EINVAL;
 
-	gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end)
+	{
 		struct gpuvm_gem_object *obj = va->gem.obj;
 		uint64_t offset = va->gem.offset;
 		uint64_t addr = va->va.addr, end = addr + va->va.range;
@@ -188,7 +201,8 @@ static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 	if (!request_valid(gpuvm, req_addr, req_range))
 		return -EINVAL;
 
-	gpuvm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end)
+	{
 		struct gpuvm_gem_object *obj = va->gem.obj;
 		uint64_t offset = va->gem.offset;
 		uint64_t addr = va->va.addr, end = addr + va->va.range;
@@ -325,7 +339,7 @@ static void op_free(struct gpuvm *gpuvm, struct gpuva_op *op)
 	if (ops && ops->op_free)
 		ops->op_free(op);
 	else
-		gpuvm_kfree(op);
+		gpuvm_kfree_sized__(op, sizeof(*op));
 }
 
 static void *dup(const void *src, size_t size)
@@ -412,13 +426,16 @@ void gpuva_ops_free(struct gpuvm *gpuvm, struct gpuva_ops *ops)
 	gpuva_for_each_op_safe(op, next, ops) {
 		gpuvm_list_del(&op->entry);
 		if (op->op == GPUVA_OP_REMAP) {
-			gpuvm_kfree(op->remap.prev);
-			gpuvm_kfree(op->remap.next);
-			gpuvm_kfree(op->remap.unmap);
+			gpuvm_kfree_sized__(op->remap.prev,
+					    sizeof(*op->remap.prev));
+			gpuvm_kfree_sized__(op->remap.next,
+					    sizeof(*op->remap.next));
+			gpuvm_kfree_sized__(op->remap.unmap,
+					    sizeof(*op->remap.unmap));
 		}
 		op_free(gpuvm, op);
 	}
-	gpuvm_kfree(ops);
+	gpuvm_kfree_sized__(ops, sizeof(*ops));
 }
 
 static struct gpuva_ops *record_walk(struct gpuvm *gpuvm,
@@ -541,6 +558,34 @@ void gpuva_map(struct gpuvm *gpuvm, struct gpuva *va,
 	(void)gpuva_map_checked(gpuvm, va, op);
 }
 
+/*
+ * gpuva_remove(@old) then gpuva_map(@gpuvm, @va, @op) when @op maps a
+ * piece of @old that starts where it does (a remap's prev): @va takes
+ * @old's place without a search and without memory. False, with nothing
+ * done, when @op does not fit so.
+ */
+static bool remap_prev_in_place(struct gpuvm *gpuvm, struct gpuva *old,
+				struct gpuva *va, const struct gpuva_op_map *op)
+{
+	uint64_t addr = old->va.addr, range = old->va.range;
+
+	if (old == &gpuvm->kernel_alloc_node || old->vm != gpuvm ||
+	    op->va.addr != addr || !op->va.range || op->va.range > range)
+		return false;
+	gpuva_init_from_op(va, op);
+	/* Same start, no further end: the order of the index and the list
+	 * cannot change, so va takes old's place in both. */
+	gpuvm_va_index_replace(gpuvm_va_index(gpuvm), old, addr,
+			       addr + va->va.range, va);
+	if (va != old) {
+		gpuvm_list_add(&va->rb.entry, &old->rb.entry);
+		gpuvm_list_del_init(&old->rb.entry);
+	}
+	/* old's VM reference and VA count pass to va. */
+	va->vm = gpuvm;
+	return true;
+}
+
 void gpuva_remap(struct gpuva *prev, struct gpuva *next,
 		 const struct gpuva_op_remap *op)
 {
@@ -549,9 +594,11 @@ void gpuva_remap(struct gpuva *prev, struct gpuva *next,
 
 	/* Keep the VM alive across the remove: the remnants re-reference it. */
 	gpuvm_get(gpuvm);
-	gpuva_remove(old);
-	if (op->prev)
-		gpuva_map(gpuvm, prev, op->prev);
+	if (!op->prev || !remap_prev_in_place(gpuvm, old, prev, op->prev)) {
+		gpuva_remove(old);
+		if (op->prev)
+			gpuva_map(gpuvm, prev, op->prev);
+	}
 	if (op->next)
 		gpuva_map(gpuvm, next, op->next);
 	gpuvm_put(gpuvm);

@@ -30,10 +30,13 @@
  * tree (five levels for a million entries) is what makes lookups fast. */
 #define VA_LEAF_SLOTS 32
 #define VA_INNER_SLOTS 32 /* children per inner node */
-#define VA_LEAF_MIN (VA_LEAF_SLOTS / 2)
+/* A leaf is merged or topped up only below a quarter: entries that change
+ * leaves must update their items' backrefs (a cache miss each in a large
+ * index), so rebalancing moves as few as it can. */
+#define VA_LEAF_MIN (VA_LEAF_SLOTS / 8)
 #define VA_INNER_MIN (VA_INNER_SLOTS / 2)
-/* With >= 16 entries per leaf and >= 16 children per inner node below a
- * root of >= 2, height h means at least 2 * 16^(h-1) entries: height 17
+/* With >= 4 entries per leaf and >= 16 children per inner node below a
+ * root of >= 2, height h means at least 2 * 16^(h-2) * 4 entries: height 18
  * would already need more than 2^64. */
 #define VA_MAX_HEIGHT 18
 
@@ -145,6 +148,20 @@ static inline void prefetch_keys(const void *node)
 		__builtin_prefetch(p + off);
 }
 
+/*
+ * Start loading a whole leaf: a removal reads its keys, then shifts the
+ * keys and values after the slot, some dozen lines that would otherwise
+ * come in one dependent miss after another.
+ */
+static inline void prefetch_leaf(const struct gpuvm_va_leaf *leaf)
+{
+	const char *p = (const char *)leaf;
+	unsigned int off;
+
+	for (off = 0; off < sizeof(*leaf); off += 64)
+		__builtin_prefetch(p + off, 1);
+}
+
 /* The leaf whose key range contains @q; the index must not be empty. */
 static struct gpuvm_va_leaf *descend(const struct gpuvm_va_index *idx,
 				     uint64_t q, struct va_path *path)
@@ -184,6 +201,33 @@ static inline struct va_pos pos_before(struct gpuvm_va_leaf *leaf,
 		return (struct va_pos){ leaf, slot - 1 };
 	leaf = leaf->prev;
 	return (struct va_pos){ leaf, leaf ? leaf->nr - 1 : 0 };
+}
+
+/* The leaf pointer @item keeps, when the index keeps backrefs. */
+static inline struct gpuvm_va_leaf **
+backref_of(const struct gpuvm_va_index *idx, void *item)
+{
+	return (struct gpuvm_va_leaf **)(void *)((char *)item + idx->backref -
+						 1);
+}
+
+/* Point the items in slots [from, to) of @leaf at it. */
+static inline void backref_set(const struct gpuvm_va_index *idx,
+			       struct gpuvm_va_leaf *leaf, unsigned int from,
+			       unsigned int to)
+{
+	unsigned int i;
+
+	if (!idx->backref)
+		return;
+	for (i = from; i < to; i++)
+		*backref_of(idx, leaf->val[i].item) = leaf;
+}
+
+static inline void backref_clear(const struct gpuvm_va_index *idx, void *item)
+{
+	if (idx->backref)
+		*backref_of(idx, item) = NULL;
 }
 
 /*
@@ -264,6 +308,11 @@ void gpuvm_va_index_init(struct gpuvm_va_index *idx)
 	*idx = (struct gpuvm_va_index){ 0 };
 }
 
+void gpuvm_va_index_init_backref(struct gpuvm_va_index *idx, size_t offset)
+{
+	idx->backref = offset + 1;
+}
+
 static void free_subtree(void *node, unsigned int height)
 {
 	struct va_inner *in = node;
@@ -278,12 +327,14 @@ static void free_subtree(void *node, unsigned int height)
 void gpuvm_va_index_destroy(struct gpuvm_va_index *idx)
 {
 	unsigned long seq = idx->seq;
+	size_t backref = idx->backref;
 
 	if (idx->root)
 		free_subtree(idx->root, idx->height);
 	while (idx->nr_spare)
 		gpuvm_kfree(spare_pop(idx));
 	gpuvm_va_index_init(idx);
+	idx->backref = backref;
 	/* Cursors still around must not mistake the empty index for the old. */
 	idx->seq = seq + 1;
 }
@@ -309,7 +360,8 @@ static void inner_pad(struct va_inner *in)
 }
 
 /* Open a gap at @slot of a non-full leaf and fill it. */
-static void leaf_put(struct gpuvm_va_leaf *leaf, unsigned int slot,
+static void leaf_put(const struct gpuvm_va_index *idx,
+		     struct gpuvm_va_leaf *leaf, unsigned int slot,
 		     uint64_t start, uint64_t end, void *item)
 {
 	unsigned int n = leaf->nr - slot;
@@ -321,6 +373,7 @@ static void leaf_put(struct gpuvm_va_leaf *leaf, unsigned int slot,
 	leaf->start[slot] = start;
 	leaf->val[slot] = (struct va_val){ end, item };
 	leaf->nr++;
+	backref_set(idx, leaf, slot, slot + 1);
 }
 
 /* Move entries [from, nr) of @src to the end of @dst. */
@@ -455,7 +508,8 @@ static struct gpuvm_va_leaf *leaf_take(struct gpuvm_va_index *idx)
 
 /* Split the full @leaf into itself and the empty @right while inserting
  * the entry at @slot. */
-static void leaf_split_put(struct gpuvm_va_leaf *leaf,
+static void leaf_split_put(const struct gpuvm_va_index *idx,
+			   struct gpuvm_va_leaf *leaf,
 			   struct gpuvm_va_leaf *right, unsigned int slot,
 			   uint64_t start, uint64_t end, void *item)
 {
@@ -463,9 +517,10 @@ static void leaf_split_put(struct gpuvm_va_leaf *leaf,
 
 	leaf_move_tail(right, leaf, half);
 	if (slot <= half)
-		leaf_put(leaf, slot, start, end, item);
+		leaf_put(idx, leaf, slot, start, end, item);
 	else
-		leaf_put(right, slot - half, start, end, item);
+		leaf_put(idx, right, slot - half, start, end, item);
+	backref_set(idx, right, 0, right->nr);
 	leaf_pad(leaf);
 
 	right->prev = leaf;
@@ -495,7 +550,7 @@ static int insert_split(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
 		return -ENOMEM;
 
 	rleaf = leaf_take(idx);
-	leaf_split_put(leaf, rleaf, slot, start, end, item);
+	leaf_split_put(idx, leaf, rleaf, slot, start, end, item);
 	right = rleaf;
 	key = rleaf->start[0];
 	for (depth = (int)idx->height - 2; depth >= 0; depth--) {
@@ -532,6 +587,22 @@ int gpuvm_va_index_insert_prev(struct gpuvm_va_index *idx, uint64_t start,
 	if (start >= end || !item)
 		return -EINVAL;
 
+	leaf = __atomic_load_n(&idx->finger, __ATOMIC_RELAXED);
+	if (leaf && leaf->nr >= 2 && leaf->nr < VA_LEAF_SLOTS &&
+	    leaf->start[0] <= start && start < leaf->start[leaf->nr - 1]) {
+		/*
+		 * An entry at or before start and one after it share this
+		 * leaf, so its separators enclose start: the descent would
+		 * end here, between those two entries.
+		 */
+		slot = leaf_rank_le(leaf, start);
+		if (leaf->val[slot - 1].end > start || leaf->start[slot] < end)
+			return -EEXIST;
+		before = leaf->val[slot - 1].item;
+		leaf_put(idx, leaf, slot, start, end, item);
+		goto inserted;
+	}
+
 	if (!idx->height) {
 		if (spare_fill(idx, 1, GPUVM_GFP_NOWAIT))
 			return -ENOMEM;
@@ -556,12 +627,14 @@ int gpuvm_va_index_insert_prev(struct gpuvm_va_index *idx, uint64_t start,
 	}
 
 	if (leaf->nr < VA_LEAF_SLOTS) {
-		leaf_put(leaf, slot, start, end, item);
+		leaf_put(idx, leaf, slot, start, end, item);
 	} else {
 		ret = insert_split(idx, leaf, &path, slot, start, end, item);
 		if (ret)
 			return ret;
 	}
+inserted:
+	idx->finger = leaf;
 	idx->count++;
 	idx->seq++;
 	if (prev)
@@ -576,13 +649,17 @@ int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
 }
 
 /*
- * Fix an underfull leaf (child @c of @parent) by merging it with or taking
- * entries from a sibling. Return true if a child of @parent went away.
+ * Fix an underfull leaf (child @c of @parent, below VA_LEAF_MIN): merge it
+ * into a sibling, or if the sibling is too full for that, take just enough
+ * entries from it. Either way only the few entries of the underfull leaf,
+ * or the few taken, change leaves, so few items get a new backref. Return
+ * true if a child of @parent went away.
  */
-static bool leaf_rebalance(struct va_inner *parent, unsigned int c)
+static bool leaf_rebalance(struct gpuvm_va_index *idx, struct va_inner *parent,
+			   unsigned int c)
 {
-	struct gpuvm_va_leaf *left, *right;
-	unsigned int sep, total;
+	struct gpuvm_va_leaf *left, *right, *gone;
+	unsigned int sep, total, moved, nr;
 
 	/* Prefer the left sibling; the first child uses its right one. */
 	sep = c ? c - 1 : 0;
@@ -591,27 +668,54 @@ static bool leaf_rebalance(struct va_inner *parent, unsigned int c)
 	total = left->nr + right->nr;
 
 	if (total > VA_LEAF_SLOTS) {
-		/* Even the two out; both end up at or above the minimum. */
-		if (left->nr > total / 2)
-			leaf_move_to_front(right, left, left->nr - total / 2);
-		else
-			leaf_move_head(left, right, total / 2 - left->nr);
-		leaf_pad(left);
-		leaf_pad(right);
+		if (c) {
+			/* The right one is short: take the left's last. */
+			moved = VA_LEAF_MIN - right->nr;
+			leaf_move_to_front(right, left, moved);
+			backref_set(idx, right, 0, moved);
+			leaf_pad(left);
+		} else {
+			nr = left->nr;
+			leaf_move_head(left, right, VA_LEAF_MIN - left->nr);
+			backref_set(idx, left, nr, left->nr);
+			leaf_pad(right);
+		}
 		parent->key[sep] = right->start[0];
 		return false;
 	}
 
-	leaf_move_head(left, right, right->nr);
-	left->next = right->next;
-	if (right->next)
-		right->next->prev = left;
-	gpuvm_kfree(right);
-
-	memmove(&parent->key[sep], &parent->key[sep + 1],
-		(parent->nr - 2 - sep) * sizeof(parent->key[0]));
-	memmove(&parent->child[sep + 1], &parent->child[sep + 2],
-		(parent->nr - 2 - sep) * sizeof(parent->child[0]));
+	if (c) {
+		/* Append the short right leaf to the left one. */
+		nr = left->nr;
+		leaf_move_head(left, right, right->nr);
+		backref_set(idx, left, nr, left->nr);
+		left->next = right->next;
+		if (right->next)
+			right->next->prev = left;
+		gone = right;
+		/* Drop separator sep and child sep + 1. */
+		memmove(&parent->key[sep], &parent->key[sep + 1],
+			(parent->nr - 2 - sep) * sizeof(parent->key[0]));
+		memmove(&parent->child[sep + 1], &parent->child[sep + 2],
+			(parent->nr - 2 - sep) * sizeof(parent->child[0]));
+	} else {
+		/* Prepend the short first leaf to its right sibling; right's
+		 * range then starts at the parent's own lower bound. */
+		moved = left->nr;
+		leaf_move_to_front(right, left, moved);
+		backref_set(idx, right, 0, moved);
+		right->prev = left->prev;
+		if (left->prev)
+			left->prev->next = right;
+		gone = left;
+		memmove(&parent->key[0], &parent->key[1],
+			(parent->nr - 2) * sizeof(parent->key[0]));
+		memmove(&parent->child[0], &parent->child[1],
+			(parent->nr - 1) * sizeof(parent->child[0]));
+	}
+	if (idx->finger == gone)
+		idx->finger = NULL;
+	gpuvm_kfree(gone);
 	parent->nr--;
 	inner_pad(parent);
 	return true;
@@ -668,21 +772,16 @@ static bool inner_rebalance(struct va_inner *parent, unsigned int c)
 	return true;
 }
 
-void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
+/*
+ * Take the entry at @slot of @leaf out, then mend the tree if the leaf is
+ * now underfull; @start is the entry's start, to find the path up.
+ */
+static void *remove_at(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
+		       unsigned int slot, uint64_t start)
 {
-	struct gpuvm_va_leaf *leaf;
 	struct va_path path;
-	unsigned int slot;
 	int depth;
 	void *item;
-
-	if (!idx->height)
-		return NULL;
-	leaf = descend(idx, start, &path);
-	slot = leaf_rank_le(leaf, start);
-	if (!slot || leaf->start[slot - 1] != start)
-		return NULL;
-	slot--;
 
 	item = leaf->val[slot].item;
 	memmove(&leaf->start[slot], &leaf->start[slot + 1],
@@ -692,22 +791,27 @@ void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
 	leaf->nr--;
 	leaf->start[leaf->nr] = VA_NO_KEY;
 	leaf->val[leaf->nr] = (struct va_val){ 0 };
+	backref_clear(idx, item);
 	idx->count--;
 	idx->seq++;
+	idx->finger = leaf;
 
 	if (idx->height == 1) {
 		if (!leaf->nr) {
 			gpuvm_kfree(leaf);
 			idx->root = NULL;
 			idx->height = 0;
+			idx->finger = NULL;
 		}
 		return item;
 	}
 	if (leaf->nr >= VA_LEAF_MIN)
 		return item;
 
+	/* Separators only ever widen, so start still leads to this leaf. */
+	descend(idx, start, &path);
 	depth = (int)idx->height - 2;
-	if (!leaf_rebalance(path.node[depth], path.slot[depth]))
+	if (!leaf_rebalance(idx, path.node[depth], path.slot[depth]))
 		return item;
 	/* A merge took a child from the parent; walk up while that leaves
 	 * inner nodes underfull. */
@@ -725,6 +829,90 @@ void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
 		gpuvm_kfree(path.node[0]);
 	}
 	return item;
+}
+
+void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
+{
+	struct gpuvm_va_leaf *leaf;
+	unsigned int slot;
+
+	if (!idx->height)
+		return NULL;
+	leaf = descend(idx, start, NULL);
+	slot = leaf_rank_le(leaf, start);
+	if (!slot || leaf->start[slot - 1] != start)
+		return NULL;
+	return remove_at(idx, leaf, slot - 1, start);
+}
+
+/* Where @item (starting at @start) sits, through its backref; leaf NULL
+ * when the index keeps none for it. */
+static struct va_pos item_pos(const struct gpuvm_va_index *idx, void *item,
+			      uint64_t start)
+{
+	struct gpuvm_va_leaf *leaf;
+	unsigned int slot;
+
+	if (!idx->backref || !(leaf = *backref_of(idx, item)))
+		return (struct va_pos){ NULL, 0 };
+	prefetch_leaf(leaf);
+	slot = leaf_rank_le(leaf, start);
+	if (!slot || leaf->val[slot - 1].item != item)
+		return (struct va_pos){ NULL, 0 };
+	return (struct va_pos){ leaf, slot - 1 };
+}
+
+void gpuvm_va_index_remove_item(struct gpuvm_va_index *idx, void *item,
+				uint64_t start)
+{
+	struct va_pos p = item_pos(idx, item, start);
+
+	if (p.leaf)
+		remove_at(idx, p.leaf, p.slot, start);
+	else
+		gpuvm_va_index_remove(idx, start);
+}
+
+void gpuvm_va_index_replace(struct gpuvm_va_index *idx, void *old_item,
+			    uint64_t start, uint64_t end, void *item)
+{
+	struct va_pos p = item_pos(idx, old_item, start);
+
+	if (!p.leaf) {
+		if (!idx->height)
+			return;
+		p.leaf = descend(idx, start, NULL);
+		p.slot = leaf_rank_le(p.leaf, start);
+		if (!p.slot || p.leaf->start[p.slot - 1] != start)
+			return;
+		p.slot--;
+	}
+	backref_clear(idx, p.leaf->val[p.slot].item);
+	p.leaf->val[p.slot] = (struct va_val){ end, item };
+	backref_set(idx, p.leaf, p.slot, p.slot + 1);
+	idx->seq++;
+	idx->finger = p.leaf;
+}
+
+/*
+ * A lookup is usually followed by an insert or a removal at that place,
+ * and the VM then links the item into its ordered list, between the items
+ * either side: start loading their backref slots (beside the list links
+ * in struct gpuva) while the caller does the rest of its work.
+ */
+static inline void prefetch_neighbours(const struct gpuvm_va_index *idx,
+				       struct va_pos p)
+{
+	struct va_pos before = pos_before(p.leaf, p.slot);
+
+	if (!idx->backref)
+		return;
+	if (p.slot < p.leaf->nr)
+		__builtin_prefetch(backref_of(idx, p.leaf->val[p.slot].item),
+				   1);
+	if (before.leaf)
+		__builtin_prefetch(
+			backref_of(idx, before.leaf->val[before.slot].item), 1);
 }
 
 /* Position of the first entry that ends after @q (none: leaf NULL). */
@@ -778,6 +966,23 @@ void *gpuvm_va_index_first_overlap(const struct gpuvm_va_index *idx,
 	struct va_pos p = first_ending_after(idx, start);
 
 	if (!p.leaf || p.leaf->start[p.slot] > last)
+		return NULL;
+	return p.leaf->val[p.slot].item;
+}
+
+void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
+					      uint64_t start, uint64_t end)
+{
+	uint64_t last = end - 1;
+	struct va_pos p = first_ending_after(idx, start);
+
+	if (!p.leaf)
+		return NULL;
+	/* Leave the finger where the inserts will likely go (atomically:
+	 * read-only walks may run together). */
+	__atomic_store_n(&idx->finger, p.leaf, __ATOMIC_RELAXED);
+	prefetch_neighbours(idx, p);
+	if (p.leaf->start[p.slot] > last)
 		return NULL;
 	return p.leaf->val[p.slot].item;
 }
@@ -891,6 +1096,8 @@ void *gpuvm_va_index_iter_next(struct gpuvm_va_index_iter *it)
 
 /* State threaded through the validation walk. */
 struct va_check {
+	const struct gpuvm_va_index *idx;
+	bool finger_seen;
 	const struct gpuvm_va_leaf *last_leaf;
 	uint64_t last_end;
 	size_t count;
@@ -922,6 +1129,9 @@ static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
 
 		CHECK(s < e, "empty entry at %#" PRIx64, s);
 		CHECK(leaf->val[i].item, "NULL item at %#" PRIx64, s);
+		CHECK(!st->idx->backref ||
+			      *backref_of(st->idx, leaf->val[i].item) == leaf,
+		      "item at %#" PRIx64 " does not point at its leaf", s);
 		CHECK(s >= lo && s < hi,
 		      "start %#" PRIx64 " outside separators [%#" PRIx64
 		      ", %#" PRIx64 ")",
@@ -935,6 +1145,8 @@ static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
 		CHECK(leaf->start[i] == VA_NO_KEY, "leaf padding");
 	st->count += leaf->nr;
 	st->last_leaf = leaf;
+	if (leaf == st->idx->finger)
+		st->finger_seen = true;
 	return true;
 }
 
@@ -966,7 +1178,7 @@ static bool check_node(const void *node, unsigned int height, bool is_root,
 
 bool gpuvm_va_index_validate(const struct gpuvm_va_index *idx)
 {
-	struct va_check st = { 0 };
+	struct va_check st = { .idx = idx };
 	unsigned int spares = 0;
 	void **node;
 
@@ -977,6 +1189,7 @@ bool gpuvm_va_index_validate(const struct gpuvm_va_index *idx)
 	if (!idx->root) {
 		CHECK(!idx->height && !idx->count, "empty index with height %u",
 		      idx->height);
+		CHECK(!idx->finger, "finger in an empty index");
 		return true;
 	}
 	CHECK(idx->height && idx->height <= VA_MAX_HEIGHT, "height %u",
@@ -986,5 +1199,7 @@ bool gpuvm_va_index_validate(const struct gpuvm_va_index *idx)
 	CHECK(!st.last_leaf->next, "leaf chain runs past the last leaf");
 	CHECK(st.count == idx->count, "count %zu, found %zu", idx->count,
 	      st.count);
+	CHECK(!idx->finger || st.finger_seen,
+	      "finger on a leaf not in the tree");
 	return true;
 }

@@ -35,6 +35,13 @@ struct gpuvm_va_index {
 	void *spare; /* the reserve: free nodes for splitting inserts */
 	/* Bumped by every insert and remove, so cursors notice changes. */
 	unsigned long seq;
+	/* 1 + where each item keeps the leaf holding it (0: items keep
+	 * nothing); see gpuvm_va_index_init_backref(). */
+	size_t backref;
+	/* The leaf the last insert, removal or first_overlap_for_update()
+	 * reached: an insert that falls strictly inside it needs no descent.
+	 * Never a freed leaf. */
+	struct gpuvm_va_leaf *finger;
 };
 
 /*
@@ -60,6 +67,14 @@ struct gpuvm_va_index_iter {
 };
 
 void gpuvm_va_index_init(struct gpuvm_va_index *idx);
+
+/*
+ * Make every item keep a pointer to the leaf holding it, in the void * at
+ * byte @offset of the item, which the index then owns (NULL while the item
+ * is not in the index). Removal and replacement by item then find the
+ * entry without a search. Call on an empty index; it stays across destroy.
+ */
+void gpuvm_va_index_init_backref(struct gpuvm_va_index *idx, size_t offset);
 
 /* Free every node, the reserve included; items are not touched. The index
  * is empty afterwards and may be used again. */
@@ -104,6 +119,23 @@ int gpuvm_va_index_insert_prev(struct gpuvm_va_index *idx, uint64_t start,
 void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start);
 
 /*
+ * Remove @item, which is in the index and starts at @start. With backrefs
+ * (gpuvm_va_index_init_backref()) this goes straight to its leaf and
+ * descends only to rebalance an underfull one; without, or if @item's
+ * backref is NULL, it is gpuvm_va_index_remove(@start). Never allocates.
+ */
+void gpuvm_va_index_remove_item(struct gpuvm_va_index *idx, void *item,
+				uint64_t start);
+
+/*
+ * Put [start, @end) -> @item in the place of @old_item, which is in the
+ * index and covers [start, old end) with @end <= old end: the order cannot
+ * change, so no node moves and nothing is allocated.
+ */
+void gpuvm_va_index_replace(struct gpuvm_va_index *idx, void *old_item,
+			    uint64_t start, uint64_t end, void *item);
+
+/*
  * The lowest entry overlapping the inclusive interval [start, end - 1],
  * where end - 1 is computed modulo 2^64; NULL if none.
  *
@@ -117,6 +149,15 @@ void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start);
  */
 void *gpuvm_va_index_first_overlap(const struct gpuvm_va_index *idx,
 				   uint64_t start, uint64_t end);
+
+/*
+ * As gpuvm_va_index_first_overlap(), for a caller about to change the
+ * index there (a split/merge walk): the inserts that follow start at the
+ * leaf it reached (the finger), and the items either side are prefetched.
+ * Otherwise a lookup like the others: readers may run alongside.
+ */
+void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
+					      uint64_t start, uint64_t end);
 
 /* The entry starting exactly at @start, or NULL. */
 void *gpuvm_va_index_lookup_exact(const struct gpuvm_va_index *idx,

@@ -32,6 +32,8 @@ void gpuvm_init(struct gpuvm *gpuvm, const char *name, enum gpuvm_flags flags,
 		const struct gpuvm_ops *ops)
 {
 	gpuvm_va_index_init(gpuvm_va_index(gpuvm));
+	gpuvm_va_index_init_backref(gpuvm_va_index(gpuvm),
+				    offsetof(struct gpuva, rb.leaf__));
 	gpuvm_list_init(&gpuvm->rb.list);
 
 	gpuvm_list_init(&gpuvm->extobj.list);

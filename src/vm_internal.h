@@ -27,7 +27,7 @@ static inline int gpuvm_va_insert_node(struct gpuvm *gpuvm, struct gpuva *va)
 /* Take @va out of the index and the ordered list. */
 static inline void gpuvm_va_remove_node(struct gpuvm *gpuvm, struct gpuva *va)
 {
-	gpuvm_va_index_remove(gpuvm_va_index(gpuvm), va->va.addr);
+	gpuvm_va_index_remove_item(gpuvm_va_index(gpuvm), va, va->va.addr);
 	gpuvm_list_del_init(&va->rb.entry);
 }
 
@@ -79,8 +79,14 @@ static inline void vm_list_del(struct gpuvm_bo *vm_bo, enum vm_list l,
 }
 
 /* The GEM list lock of @obj for @gpuvm's mode is held by this thread. */
-void gpuvm_gem_list_assert_held(struct gpuvm *gpuvm,
-				struct gpuvm_gem_object *obj, const char *func);
+static inline void gpuvm_gem_list_assert_held(struct gpuvm *gpuvm,
+					      struct gpuvm_gem_object *obj,
+					      const char *func)
+{
+	if (gpuvm_debug_active())
+		gpuvm_gem_gpuva_assert_lock_held(gpuvm_immediate_mode(gpuvm),
+						 obj, func);
+}
 
 /*
  * Drop a vm_bo reference with the GEM's gpuva lock held; on the last one,

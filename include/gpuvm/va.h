@@ -71,6 +71,9 @@ struct gpuva {
 	struct {
 		/* In the VM's address-ordered list of VAs. */
 		struct gpuvm_list_head entry;
+		/* Private: the node of the VM's index that holds it, so that
+		 * removal needs no search (NULL when not inserted). */
+		void *leaf__;
 	} rb;
 };
 

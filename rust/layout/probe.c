@@ -104,9 +104,9 @@ int main(void)
 	FIELD(gpuva, gem.offset);
 	FIELD(gpuva, gem.obj);
 	FIELD(gpuva, gem.entry);
-	/* bindings.rs flattens rb into rb_entry. */
-	FIELD(gpuva, rb);
+	/* bindings.rs flattens rb into rb_entry and rb_leaf. */
 	FIELD(gpuva, rb.entry);
+	FIELD(gpuva, rb.leaf__);
 
 	TYPE(gpuvm);
 	FIELD(gpuvm, name);

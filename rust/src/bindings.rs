@@ -102,6 +102,8 @@ pub struct gpuva {
     pub va: gpuva_range,
     pub gem: gpuva_gem,
     pub rb_entry: gpuvm_list_head,
+    /// `rb.leaf__`: private to the library, never touched by the crate.
+    pub rb_leaf: *mut c_void,
 }
 
 /// `rb` member of `struct gpuvm`.

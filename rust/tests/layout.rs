@@ -137,9 +137,9 @@ fn rust_layout() -> Table {
     field!(t, "gpuva.gem.offset", b::gpuva => gem, b::gpuva_gem => offset);
     field!(t, "gpuva.gem.obj", b::gpuva => gem, b::gpuva_gem => obj);
     field!(t, "gpuva.gem.entry", b::gpuva => gem, b::gpuva_gem => entry);
-    // C's rb is a struct of one member, entry; the crate flattens it.
-    field!(t, "gpuva.rb", b::gpuva => rb_entry);
+    // C's rb (entry, leaf__) is flattened by the crate.
     field!(t, "gpuva.rb.entry", b::gpuva => rb_entry);
+    field!(t, "gpuva.rb.leaf__", b::gpuva => rb_leaf);
 
     ty!(t, "gpuvm", b::gpuvm);
     field!(t, "gpuvm.name", b::gpuvm => name);

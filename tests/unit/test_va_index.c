@@ -678,17 +678,35 @@ static uint64_t random_addr(void)
 	return rnd() % 4 ? off : U64_MAX - off;
 }
 
-static void test_random_differential(void **state)
+/*
+ * Items of the backref run: real objects with the slot the index owns.
+ * Their address stands for them as ITEM(n) does in the plain run.
+ */
+struct bitem {
+	void *leaf;
+	uintptr_t id;
+};
+
+/*
+ * Random inserts, removals and queries against the model. With @items the
+ * index keeps backrefs in them: removals then go through
+ * gpuvm_va_index_remove_item() half the time, some entries are replaced
+ * in place (gpuvm_va_index_replace(), shrinking their end), and every
+ * validation also checks that each item points at its leaf.
+ */
+static void run_differential(struct bitem *items, unsigned long ops)
 {
-	const char *env = getenv("GPUVM_VA_INDEX_OPS");
-	unsigned long ops = env ? strtoul(env, NULL, 0) : 100000, op;
 	struct gpuvm_va_index idx;
 	struct model m = { 0 };
 	uintptr_t next_item = 1;
 	bool growing = true;
+	unsigned long op;
 
+#define NEW_ITEM(k) (items ? (void *)&items[k] : ITEM(k))
 	rng_state = harness_seed();
 	gpuvm_va_index_init(&idx);
+	if (items)
+		gpuvm_va_index_init_backref(&idx, offsetof(struct bitem, leaf));
 	for (op = 0; op < ops; op++) {
 		uint64_t a = random_addr(), len = 1 + rnd() % 64;
 		unsigned int dice = rnd() % 100;
@@ -702,22 +720,55 @@ static void test_random_differential(void **state)
 
 		if (dice < (growing ? 55u : 25u)) {
 			uint64_t end = a + len < a ? U64_MAX : a + len;
-			int want = model_insert(&m, a, end, ITEM(next_item));
+			int want =
+				model_insert(&m, a, end, NEW_ITEM(next_item));
 
-			assert_int_equal(gpuvm_va_index_insert(&idx, a, end,
-							       ITEM(next_item)),
-					 want);
+			assert_int_equal(
+				gpuvm_va_index_insert(&idx, a, end,
+						      NEW_ITEM(next_item)),
+				want);
 			next_item++;
 		} else if (dice < 75 && m.n) {
-			/* Remove an existing entry, by exact start. */
-			uint64_t s = m.e[rnd() % m.n].start;
-			void *want = model_remove(&m, s);
+			/* Remove an existing entry, by exact start or item. */
+			size_t i = rnd() % m.n;
+			uint64_t s = m.e[i].start;
+			void *item = m.e[i].item;
 
-			assert_ptr_equal(gpuvm_va_index_remove(&idx, s), want);
+			if (items && rnd() % 2) {
+				gpuvm_va_index_remove_item(&idx, item, s);
+				assert_ptr_equal(model_remove(&m, s), item);
+				assert_null(((struct bitem *)item)->leaf);
+			} else {
+				assert_ptr_equal(gpuvm_va_index_remove(&idx, s),
+						 model_remove(&m, s));
+			}
+		} else if (dice < 78 && items && m.n) {
+			/* A remap's prev: same start, no further end. */
+			size_t i = rnd() % m.n;
+			struct model_entry *e = &m.e[i];
+			uint64_t end =
+				e->start + 1 + rnd() % (e->end - e->start);
+			void *old = e->item;
+
+			gpuvm_va_index_replace(&idx, old, e->start, end,
+					       NEW_ITEM(next_item));
+			e->end = end;
+			e->item = NEW_ITEM(next_item);
+			next_item++;
+			assert_null(((struct bitem *)old)->leaf);
+			assert_ptr_equal(
+				gpuvm_va_index_lookup_exact(&idx, e->start),
+				e->item);
 		} else if (dice < 80) {
 			/* Mostly misses. */
 			assert_ptr_equal(gpuvm_va_index_remove(&idx, a),
 					 model_remove(&m, a));
+		} else if (dice < 81) {
+			/* The walk's lookup: same answer, finger moved. */
+			assert_ptr_equal(
+				gpuvm_va_index_first_overlap_for_update(
+					&idx, a, a + len),
+				model_first_overlap(&m, a, a + len));
 		} else if (dice < 83) {
 			/* Zero and wrapped lengths hit the quirk paths. */
 			assert_ptr_equal(
@@ -734,11 +785,78 @@ static void test_random_differential(void **state)
 		if (op % 4096 == 0)
 			check_all(&idx, &m);
 	}
+#undef NEW_ITEM
 	check_all(&idx, &m);
 	printf("# %lu ops, %zu entries at the end, height %u\n", ops, m.n,
 	       idx.height);
 	gpuvm_va_index_destroy(&idx);
 	free(m.e);
+}
+
+static unsigned long differential_ops(void)
+{
+	const char *env = getenv("GPUVM_VA_INDEX_OPS");
+
+	return env ? strtoul(env, NULL, 0) : 100000;
+}
+
+static void test_random_differential(void **state)
+{
+	run_differential(NULL, differential_ops());
+}
+
+static void test_random_differential_backref(void **state)
+{
+	unsigned long ops = differential_ops();
+	struct bitem *items = calloc(ops + 2, sizeof(*items));
+
+	assert_non_null(items);
+	run_differential(items, ops);
+	free(items);
+}
+
+/*
+ * Insert next to the finger (the leaf the last lookup reached), in the
+ * middle of a leaf: the result must be the same as after a descent, and
+ * overlaps found there are refused without a change.
+ */
+static void test_finger_inserts(void **state)
+{
+	struct gpuvm_va_index idx;
+	void *prev = NULL;
+	uint64_t i;
+
+	gpuvm_va_index_init(&idx);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(gpuvm_va_index_insert(&idx, i * 0x10000,
+						       i * 0x10000 + 0x1000,
+						       ITEM(i + 1)),
+				 0);
+	for (i = 0; i < 1000; i += 7) {
+		uint64_t a = i * 0x10000 + 0x8000;
+
+		/* Leave the finger on the leaf of a, as sm does. */
+		assert_null(gpuvm_va_index_first_overlap_for_update(
+			&idx, a, a + 0x1000));
+		assert_int_equal(gpuvm_va_index_insert(&idx, a - 0x8000,
+						       a - 0x7000, ITEM(5000)),
+				 -EEXIST);
+		assert_int_equal(gpuvm_va_index_insert(&idx, a - 0x7001,
+						       a - 0x6000, ITEM(5000)),
+				 -EEXIST);
+		assert_int_equal(gpuvm_va_index_insert(&idx, a + 0x7000,
+						       a + 0x8001, ITEM(5000)),
+				 -EEXIST);
+		assert_int_equal(gpuvm_va_index_insert_prev(&idx, a, a + 0x1000,
+							    ITEM(2000 + i),
+							    &prev),
+				 0);
+		assert_ptr_equal(prev, ITEM(i + 1));
+		assert_ptr_equal(gpuvm_va_index_lookup_exact(&idx, a),
+				 ITEM(2000 + i));
+		assert_true(gpuvm_va_index_validate(&idx));
+	}
+	gpuvm_va_index_destroy(&idx);
 }
 
 /* ---- allocation failure sweep over splitting inserts ---- */
@@ -1065,6 +1183,8 @@ int main(int argc, char **argv)
 		harness_test(test_iter_remove_all),
 		harness_test(test_iter_remove_and_replace),
 		harness_test(test_random_differential),
+		harness_test(test_random_differential_backref),
+		harness_test(test_finger_inserts),
 		harness_test(test_insert_fault_sweep),
 		harness_test(test_reserve_makes_inserts_infallible),
 		harness_test(test_reserve_sizes),
