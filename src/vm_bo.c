@@ -41,13 +41,6 @@ static struct __cds_lfs_stack *bo_defer_stack(struct gpuvm *gpuvm)
 	return (struct __cds_lfs_stack *)(void *)&gpuvm->bo_defer;
 }
 
-void gpuvm_gem_list_assert_held(struct gpuvm *gpuvm,
-				struct gpuvm_gem_object *obj, const char *func)
-{
-	gpuvm_gem_gpuva_assert_lock_held(gpuvm_immediate_mode(gpuvm), obj,
-					 func);
-}
-
 /* ---- the per-GEM hash of vm_bos ---------------------------------------- */
 
 static unsigned int hash_vm(const struct gpuvm *gpuvm, unsigned int bits)
@@ -112,6 +105,13 @@ static struct gpuvm_bo **hash_install(struct gpuvm_gem_object *obj,
 	obj->gpuva.hash__ = table;
 	obj->gpuva.hash_bits__ = bits;
 	return old;
+}
+
+/* Whether one more vm_bo would want a bigger table (a hint: unlocked). */
+static bool hash_wants_growth(struct gpuvm_gem_object *obj)
+{
+	return wanted_bits(nr_vm_bos(obj) + 1) >
+	       __atomic_load_n(&obj->gpuva.hash_bits__, __ATOMIC_RELAXED);
 }
 
 /*
@@ -259,7 +259,7 @@ static void vm_bo_free(struct gpuvm_bo *vm_bo)
 	if (ops && ops->vm_bo_free)
 		ops->vm_bo_free(vm_bo);
 	else
-		gpuvm_kfree(vm_bo);
+		gpuvm_kfree_sized__(vm_bo, sizeof(*vm_bo));
 	gpuvm_put(gpuvm);
 	gpuvm_gem_object_put(obj);
 }
@@ -271,7 +271,11 @@ struct gpuvm_bo *gpuvm_bo_find(struct gpuvm *gpuvm,
 
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_find");
 	vm_bo = hash_lookup(obj, gpuvm);
-	return vm_bo ? gpuvm_bo_get(vm_bo) : NULL;
+	if (!vm_bo)
+		return NULL;
+	/* A VA is usually linked next, after the list's last one. */
+	__builtin_prefetch(vm_bo->list.gpuva.prev, 1);
+	return gpuvm_bo_get(vm_bo);
 }
 
 struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
@@ -322,11 +326,20 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 			   "immediate mode (use gpuvm_bo_obtain_locked)",
 			   gpuvm->name);
 
-	/* Grow the table now: no allocation under the gpuva mutex. */
-	table = hash_grow_alloc(obj, &bits);
-
+	/*
+	 * Look first: an object mapped before (the common case) needs no
+	 * table growth. Growing allocates, which is not allowed under the
+	 * gpuva mutex, so then drop it, allocate, and look again.
+	 */
+	table = NULL;
 	gpuvm_gem_gpuva_lock(obj);
 	vm_bo = gpuvm_bo_find(gpuvm, obj);
+	if (!vm_bo && hash_wants_growth(obj)) {
+		gpuvm_gem_gpuva_unlock(obj);
+		table = hash_grow_alloc(obj, &bits);
+		gpuvm_gem_gpuva_lock(obj);
+		vm_bo = gpuvm_bo_find(gpuvm, obj);
+	}
 	if (vm_bo && gpuvm_knob(GPUVM_KNOB_OBTAIN_FREE_LOCKED)) {
 		/* Test-only: the pre-fix order, the free under the mutex. */
 		if (gpuvm_kref_put(&prealloc->kref, "gpuvm_bo_obtain_prealloc"))
