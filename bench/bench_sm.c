@@ -25,7 +25,13 @@
  * time per request, p95_ns the 95th percentile chunk, mean_ns the mean
  * over all requests. Generating requests (and, for anchored, finding the
  * anchors) happens between chunks, untimed. There is no baseline in the
- * same process: the kernel is measured separately.
+ * same process: the kernel is measured separately. Instead, before each
+ * chunk, 1000 lookups of random addresses are timed: floor_ns is the
+ * median cost of one (a request needs at least that descent), and
+ * floor_multiple the median of each chunk's cost per request divided by
+ * the floor timed right before it.
+ *
+ * bench/callgrind-sm.sh counts the instructions per request instead.
  *
  * Options (after the common ones of bench.h): --n N (only that size),
  * --case insert|uniform|anchored, --requests N.
@@ -49,6 +55,16 @@
 #define CHUNK 1000
 #define POOL_SLAB 4096
 
+/* Keeps two functions with the same body apart (see request_chunk). */
+#if defined(__has_attribute)
+#if __has_attribute(no_icf)
+#define NO_ICF __attribute__((no_icf))
+#endif
+#endif
+#ifndef NO_ICF
+#define NO_ICF
+#endif
+
 static void fail(const char *what)
 {
 	fprintf(stderr, "bench_sm: %s\n", what);
@@ -71,6 +87,7 @@ struct pool {
 	struct bva *free;
 	struct slab *slabs;
 	unsigned long out; /* VAs handed out and not returned */
+	unsigned long nr_free;
 };
 
 static void pool_grow(struct pool *p)
@@ -83,9 +100,19 @@ static void pool_grow(struct pool *p)
 	s->next = p->slabs;
 	p->slabs = s;
 	for (i = 0; i < POOL_SLAB; i++) {
+		/* Touch it now: first-touch page faults are not a request's. */
+		memset(&s->vas[i], 0, sizeof(s->vas[i]));
 		s->vas[i].next_free = p->free;
 		p->free = &s->vas[i];
 	}
+	p->nr_free += POOL_SLAB;
+}
+
+/* Have @n VAs ready, between timed chunks (a request needs at most 3). */
+static void pool_reserve(struct pool *p, unsigned long n)
+{
+	while (p->nr_free < n)
+		pool_grow(p);
 }
 
 static struct gpuva *pool_get(struct pool *p)
@@ -97,6 +124,7 @@ static struct gpuva *pool_get(struct pool *p)
 	b = p->free;
 	p->free = b->next_free;
 	p->out++;
+	p->nr_free--;
 	memset(&b->va, 0, sizeof(b->va));
 	return &b->va;
 }
@@ -108,6 +136,7 @@ static void pool_put(struct pool *p, struct gpuva *va)
 	b->next_free = p->free;
 	p->free = b;
 	p->out--;
+	p->nr_free++;
 }
 
 static void pool_fini(struct pool *p)
@@ -161,7 +190,11 @@ struct workload {
 	struct request *layout; /* the n mappings of the initial state */
 	size_t n;
 	double *chunk_ns;
-	double floor_ns; /* one random index lookup at this n (0: not yet) */
+	/* Per request chunk: one random index lookup, timed right before
+	 * the chunk, and the chunk's cost per request as a multiple of it
+	 * (NULL for the insert case). */
+	double *floor_ns;
+	double *floor_multiple;
 };
 
 static void workload_init(struct workload *w, size_t n, uint64_t seed)
@@ -310,9 +343,10 @@ static void do_request(struct workload *w, const struct request *r)
 
 /* ---- timing -------------------------------------------------------------- */
 
-/* Run @nr requests, timing each chunk; return the total ns. */
-static double run_chunk(struct workload *w, const struct request *reqs,
-			size_t nr, double *chunk_ns)
+/* Run @nr requests, timing the chunk; return the total ns. */
+static inline __attribute__((always_inline)) double
+run_chunk(struct workload *w, const struct request *reqs, size_t nr,
+	  double *chunk_ns)
 {
 	double t0 = bench_now_ns(), t;
 	size_t i;
@@ -335,17 +369,28 @@ static void emit(const char *name, struct workload *w, size_t nr_chunks,
 	s.p95_ns = w->chunk_ns[(nr_chunks * 95 + 99) / 100 - 1];
 	if (bench_sanitized())
 		snprintf(keys, sizeof(keys), "\"n\": %zu", w->n);
-	else if (w->floor_ns > 0)
+	else if (w->floor_ns) {
+		qsort(w->floor_ns, nr_chunks, sizeof(double), bench_cmp_double);
+		qsort(w->floor_multiple, nr_chunks, sizeof(double),
+		      bench_cmp_double);
 		snprintf(keys, sizeof(keys),
 			 "\"n\": %zu, \"requests\": %zu, \"mean_ns\": %.1f, "
 			 "\"floor_ns\": %.1f, \"floor_multiple\": %.2f",
 			 w->n, nr_requests, total_ns / (double)nr_requests,
-			 w->floor_ns, s.ns_per_op / w->floor_ns);
-	else
+			 w->floor_ns[nr_chunks / 2],
+			 w->floor_multiple[nr_chunks / 2]);
+	} else
 		snprintf(keys, sizeof(keys),
 			 "\"n\": %zu, \"requests\": %zu, \"mean_ns\": %.1f",
 			 w->n, nr_requests, total_ns / (double)nr_requests);
 	bench_emit("sm", name, keys, 1, &s, NULL, NULL);
+}
+
+static __attribute__((noinline)) NO_ICF double
+build_chunk(struct workload *w, const struct request *reqs, size_t nr,
+	    double *chunk_ns)
+{
+	return run_chunk(w, reqs, nr, chunk_ns);
 }
 
 /* Insert the initial layout; with @report, print the insert case. */
@@ -357,7 +402,8 @@ static void build(struct workload *w, bool report)
 	for (i = 0; i < w->n; i += CHUNK, c++) {
 		size_t nr = w->n - i < CHUNK ? w->n - i : CHUNK;
 
-		total += run_chunk(w, &w->layout[i], nr, &w->chunk_ns[c]);
+		pool_reserve(&w->pool, nr);
+		total += build_chunk(w, &w->layout[i], nr, &w->chunk_ns[c]);
 	}
 	if (report)
 		emit("insert", w, c, w->n, total);
@@ -458,52 +504,70 @@ static void gen_requests(struct workload *w, struct request *reqs, size_t nr,
 
 /*
  * The floor of a request: one lookup of a random address in the index
- * (its cold descent), over the same layout, in the same run. A request
- * needs at least that; the JSON gives the request's median cost as a
- * multiple of it.
+ * (its cold descent), over the same mappings. It is timed over @nr
+ * lookups right before each chunk of requests, so the two see the same
+ * machine; the JSON gives the medians of the floor and of each chunk's
+ * cost as a multiple of its floor.
  */
-static void measure_floor(struct workload *w, size_t nr_lookups)
+static double measure_floor(struct workload *w, uint64_t *rnd, size_t nr)
 {
-	uint64_t rnd = w->rnd ^ 0x9e3779b97f4a7c15ull, sink = 0;
+	uint64_t sink = 0;
 	double start;
 	size_t i;
 
-	if (!nr_lookups)
-		return;
 	start = bench_now_ns();
-	for (i = 0; i < nr_lookups; i++) {
-		uint64_t page = bench_rand(&rnd) % VM_PAGES;
+	for (i = 0; i < nr; i++) {
+		uint64_t page = bench_rand(rnd) % VM_PAGES;
 		struct gpuva *va = gpuva_find_first(w->vm, page * PAGE, PAGE);
 
 		sink += (uintptr_t)va;
 	}
-	w->floor_ns = (bench_now_ns() - start) / (double)nr_lookups;
 	__asm__ volatile("" : : "r"(sink));
+	return (bench_now_ns() - start) / (double)nr;
+}
+
+/*
+ * The request chunks and the layout's build run the same loop in two
+ * functions that are kept apart (not inlined, not merged), so that an
+ * instruction count can be taken over the requests alone:
+ * bench/callgrind-sm.sh counts inside request_chunk only.
+ */
+static __attribute__((noinline)) NO_ICF double
+request_chunk(struct workload *w, const struct request *reqs, size_t nr,
+	      double *chunk_ns)
+{
+	return run_chunk(w, reqs, nr, chunk_ns);
 }
 
 static void run_requests(struct workload *w, size_t nr_requests, bool anchored)
 {
 	struct request reqs[CHUNK];
-	size_t i, c = 0;
+	size_t i, c = 0, nr_chunks = (nr_requests + CHUNK - 1) / CHUNK;
+	uint64_t floor_rnd = w->rnd ^ 0x9e3779b97f4a7c15ull;
 	double total = 0;
-	size_t max_chunks = w->n / CHUNK + 2;
-	double *chunk_ns = w->chunk_ns;
 
-	if (nr_requests / CHUNK + 1 > max_chunks) {
-		chunk_ns = calloc(nr_requests / CHUNK + 1, sizeof(*chunk_ns));
-		if (!chunk_ns)
-			fail("out of memory");
+	if (nr_chunks > w->n / CHUNK + 2) {
 		free(w->chunk_ns);
-		w->chunk_ns = chunk_ns;
+		w->chunk_ns = calloc(nr_chunks, sizeof(double));
 	}
+	w->floor_ns = calloc(nr_chunks, sizeof(double));
+	w->floor_multiple = calloc(nr_chunks, sizeof(double));
+	if (!w->chunk_ns || !w->floor_ns || !w->floor_multiple)
+		fail("out of memory");
 	for (i = 0; i < nr_requests; i += CHUNK, c++) {
 		size_t nr = nr_requests - i < CHUNK ? nr_requests - i : CHUNK;
 
 		gen_requests(w, reqs, nr, anchored);
-		total += run_chunk(w, reqs, nr, &w->chunk_ns[c]);
+		pool_reserve(&w->pool, 3 * nr);
+		w->floor_ns[c] = measure_floor(w, &floor_rnd, CHUNK);
+		total += request_chunk(w, reqs, nr, &w->chunk_ns[c]);
+		w->floor_multiple[c] = w->chunk_ns[c] / w->floor_ns[c];
 	}
 	check(w);
 	emit(anchored ? "anchored" : "uniform", w, c, nr_requests, total);
+	free(w->floor_ns);
+	free(w->floor_multiple);
+	w->floor_ns = w->floor_multiple = NULL;
 }
 
 static bool want(const char *only, const char *name)
@@ -519,7 +583,6 @@ static void run_size(const struct bench_opts *opts, size_t n,
 	workload_init(&w, n, opts->seed + n);
 	build(&w, want(only, "insert"));
 	check(&w);
-	measure_floor(&w, nr_requests);
 	if (want(only, "uniform"))
 		run_requests(&w, nr_requests, false);
 	if (want(only, "anchored")) {
