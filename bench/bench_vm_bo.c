@@ -1,25 +1,71 @@
 // SPDX-License-Identifier: MIT
 /*
- * bench_vm_bo: vm_bo lookup and deferred destruction.
+ * bench_vm_bo: vm_bo lookup, creation and destruction, and deferred
+ * destruction.
+ *
+ * The find, obtain, obtain-prealloc and put-last cases share one setup:
+ * one external GEM object shared by k = 1, 64, 1024 VMs, each of which
+ * holds a vm_bo for it. Each operation works on a VM picked at random
+ * among k. "ratio_vs_k1" is ns_per_op against k = 1 in the same case and
+ * mode (the target: within 2x at k = 1024). Where the API allows it, the
+ * GEM list lock (the object's resv in staged mode, its gpuva mutex in
+ * immediate mode) is taken once per timed batch, so the figure is the
+ * operation itself. Baseline "list-walk": what the kernel's
+ * drm_gpuvm.c does, written here on the same structures: its lookup is a
+ * walk of obj->gpuva.list comparing each vm_bo's VM, its vm_bo a zeroed
+ * allocation (from the library's allocator, as the library's are) with
+ * a VM and a GEM reference, its last put takes the VM's extobj and evict
+ * locks to unlink it there. The loops check each result as they go (a
+ * wrong one ends the program), and each configuration's state (found
+ * vm_bos, reference counts, the object's list, the library's allocations)
+ * is checked before and after it is measured.
  *
  * Cases:
- *   find      gpuvm_bo_find() of a random VM's vm_bo plus the gpuvm_bo_put()
- *             of the reference it returns, for one GEM object shared by
- *             k = 1, 64, 1024 VMs, in staged and immediate mode. The GEM
- *             list lock (the object's resv, or its gpuva mutex) is taken
- *             once per timed batch, so the figure is the lookup itself.
- *             "ratio_vs_k1" is ns_per_op against k = 1 in the same mode
- *             (the target: within 2x at k = 1024). Baseline "list-walk":
- *             the kernel's lookup, a walk of obj->gpuva.list comparing
- *             each vm_bo's VM, plus the same get and put.
- *   deferred  P = 1..4 producer threads each drop the last reference of
- *             their own vm_bos with gpuvm_bo_put_deferred() (every put
- *             makes a zombie) while one more thread runs
- *             gpuvm_bo_deferred_cleanup() until all are freed. ns_per_op
- *             is wall-clock time per put, from the start of the puts to
- *             the last free; "puts_per_s" its inverse.
+ *   find             gpuvm_bo_find() of the VM's vm_bo plus the
+ *                    gpuvm_bo_put() of the reference it returns, staged
+ *                    and immediate mode. Baseline: the kernel's walk and
+ *                    the same get and put.
+ *   obtain           gpuvm_bo_obtain_locked() of the VM's existing vm_bo
+ *                    (found, with a new reference) plus the put of that
+ *                    reference. Staged mode only: in immediate mode the
+ *                    library's obtain is gpuvm_bo_obtain_prealloc(), see
+ *                    obtain-prealloc. Baseline: drm_gpuvm_bo_obtain(),
+ *                    the walk and a get, then the put.
+ *   obtain-prealloc  what a bind does: gpuvm_bo_create() of a new vm_bo,
+ *                    then gpuvm_bo_obtain_prealloc(), which finds the
+ *                    existing one and frees the new one, plus the put of
+ *                    the reference it returns. Immediate mode only (the
+ *                    library refuses it in staged mode). obtain_prealloc
+ *                    takes the gpuva mutex itself and its caller must not
+ *                    hold it, so nothing is locked per batch; the put is
+ *                    not the last and needs no lock. Baseline: the
+ *                    kernel's create, its obtain_prealloc (the walk and a
+ *                    get under the gpuva mutex, then the kref_put() that
+ *                    frees the new one after the unlock), and the put.
+ *   put-last         creating the vm_bo of a VM that has none, published
+ *                    on the object's list beside the k - 1 vm_bos already
+ *                    there, then dropping its only reference with
+ *                    gpuvm_bo_put(), which unlinks and frees it. Here the
+ *                    object is held by k - 1 VMs and the VM is picked
+ *                    among k others that hold none. Staged mode:
+ *                    gpuvm_bo_obtain_locked(), the resv held per batch;
+ *                    immediate mode: gpuvm_bo_create() and
+ *                    gpuvm_bo_obtain_prealloc() (which locks the gpuva
+ *                    mutex itself), then the put under the gpuva mutex,
+ *                    taken for it. Baseline: the kernel's obtain (a walk
+ *                    that finds nothing, the allocation, list_add_tail())
+ *                    or its create and obtain_prealloc, with the same
+ *                    locking, then its last put (list_del() and free).
+ *   deferred         P = 1..4 producer threads each drop the last
+ *                    reference of their own vm_bos with
+ *                    gpuvm_bo_put_deferred() (every put makes a zombie)
+ *                    while one more thread runs gpuvm_bo_deferred_cleanup()
+ *                    until all are freed. ns_per_op is wall-clock time per
+ *                    put, from the start of the puts to the last free;
+ *                    "puts_per_s" its inverse.
  *
- * Options (after the common ones of bench.h): --case find|deferred.
+ * Options (after the common ones of bench.h):
+ * --case find|obtain|obtain-prealloc|put-last|deferred (default: all).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -137,109 +183,403 @@ static void release(struct gpuvm *gpuvm, struct gpuvm_bo *vm_bo)
 	gpuvm_put(gpuvm);
 }
 
-/* ---- find ---------------------------------------------------------------- */
+/* ---- one object shared by k VMs: find, obtain, put ----------------------- */
 
-struct find {
+/*
+ * The setup of the find, obtain and put cases: one external object mapped
+ * by @nr_held VMs, vms[0, nr_held), each holding vm_bos[i] (that vm_bo's
+ * only reference). For put-last, vms[nr_held, nr_vms) are k more VMs that
+ * hold none. idx[] picks each operation's VM at random among k: the
+ * holders, or for put-last the VMs that hold none.
+ */
+struct shared {
 	bool immediate;
 	unsigned int k;
+	unsigned int nr_held;
+	unsigned int nr_vms;
 	struct gpuvm_gem_object *obj;
 	struct gpuvm **vms;
-	struct gpuvm_bo **vm_bos;
-	unsigned int idx[NR_IDX];
+	struct gpuvm_bo **vm_bos; /* vms[i]'s, for i < nr_held */
+	unsigned int idx[NR_IDX]; /* indices into vms[] */
 	uintptr_t sink;
 };
 
+static struct gpuvm *pick_vm(struct shared *s, unsigned long i, unsigned int *j)
+{
+	*j = s->idx[i & (NR_IDX - 1)];
+	return s->vms[*j];
+}
+
+/* Fail on what a case must never see: a loop that checks as it goes
+ * cannot measure the wrong path silently. */
+static inline void expect(bool ok, const char *what)
+{
+	if (__builtin_expect(!ok, 0))
+		fail(what);
+}
+
+/*
+ * The kernel's side, for the baselines: the same structures, handled as
+ * drivers/gpu/drm/drm_gpuvm.c does. kernel_find() is drm_gpuvm_bo_find(),
+ * a walk of obj->gpuva.list comparing each vm_bo's VM. These are inlined
+ * into the baseline loops where the kernel calls exported functions, so
+ * at k = 1 the baseline is a few calls cheaper than the kernel would be.
+ */
+static inline struct gpuvm_bo *kernel_find(struct gpuvm *gpuvm,
+					   struct gpuvm_gem_object *obj)
+{
+	struct gpuvm_bo *vm_bo;
+
+	gpuvm_gem_for_each_gpuvm_bo(vm_bo, obj) {
+		if (vm_bo->vm == gpuvm)
+			return gpuvm_bo_get(vm_bo);
+	}
+	return NULL;
+}
+
+/* drm_gpuvm_bo_create(): zeroed memory from the allocator the library's
+ * vm_bos come from, a VM and a GEM reference, count 1, empty lists. */
+static struct gpuvm_bo *kernel_create(struct gpuvm *gpuvm,
+				      struct gpuvm_gem_object *obj)
+{
+	struct gpuvm_bo *vm_bo =
+		gpuvm_kzalloc(sizeof(*vm_bo), GPUVM_GFP_KERNEL);
+
+	if (!vm_bo)
+		fail("out of memory");
+	vm_bo->vm = gpuvm_get(gpuvm);
+	vm_bo->obj = gpuvm_gem_object_get(obj);
+	vm_bo->kref = 1;
+	gpuvm_list_init(&vm_bo->list.gpuva);
+	gpuvm_list_init(&vm_bo->list.entry.gem);
+	gpuvm_list_init(&vm_bo->list.entry.extobj);
+	gpuvm_list_init(&vm_bo->list.entry.evict);
+	return vm_bo;
+}
+
+/* kref_put(): true when that was the last reference. */
+static inline bool kernel_kref_put(struct gpuvm_bo *vm_bo)
+{
+	return __atomic_sub_fetch(&vm_bo->kref, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* drm_gpuvm_bo_destroy_not_in_lists(): free, then drop VM and GEM. */
+static void kernel_free(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm *gpuvm = vm_bo->vm;
+	struct gpuvm_gem_object *obj = vm_bo->obj;
+
+	gpuvm_kfree(vm_bo);
+	gpuvm_put(gpuvm);
+	gpuvm_gem_object_put(obj);
+}
+
+/* drm_gpuvm_bo_destroy(), the release of the last drm_gpuvm_bo_put(), for
+ * a VM without GPUVM_RESV_PROTECTED: off the extobj and evict lists, each
+ * under its VM lock, off the GEM's list (its lock held by the caller),
+ * then freed. */
+static void kernel_destroy(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm *gpuvm = vm_bo->vm;
+
+	gpuvm_mutex_lock(&gpuvm->extobj.lock);
+	gpuvm_list_del_init(&vm_bo->list.entry.extobj);
+	gpuvm_mutex_unlock(&gpuvm->extobj.lock);
+	gpuvm_mutex_lock(&gpuvm->evict.lock);
+	gpuvm_list_del_init(&vm_bo->list.entry.evict);
+	gpuvm_mutex_unlock(&gpuvm->evict.lock);
+	gpuvm_list_del(&vm_bo->list.entry.gem);
+	kernel_free(vm_bo);
+}
+
+/* find: the library's lookup, then the put of its reference. */
 static void find_run(void *arg, unsigned long iters)
 {
-	struct find *f = arg;
+	struct shared *s = arg;
 	unsigned long i;
+	unsigned int j;
 	uintptr_t sink = 0;
 
-	list_lock(f->immediate, f->obj);
+	list_lock(s->immediate, s->obj);
 	for (i = 0; i < iters; i++) {
-		struct gpuvm *gpuvm = f->vms[f->idx[i & (NR_IDX - 1)]];
-		struct gpuvm_bo *vm_bo = gpuvm_bo_find(gpuvm, f->obj);
+		struct gpuvm_bo *vm_bo =
+			gpuvm_bo_find(pick_vm(s, i, &j), s->obj);
 
 		sink += (uintptr_t)vm_bo;
 		gpuvm_bo_put(vm_bo);
 	}
-	list_unlock(f->immediate, f->obj);
-	f->sink += sink;
+	list_unlock(s->immediate, s->obj);
+	s->sink += sink;
 }
 
 /* The kernel's lookup: walk every vm_bo of the object. */
-static void walk_run(void *arg, unsigned long iters)
+static void find_kernel_run(void *arg, unsigned long iters)
 {
-	struct find *f = arg;
+	struct shared *s = arg;
 	unsigned long i;
+	unsigned int j;
 	uintptr_t sink = 0;
 
-	list_lock(f->immediate, f->obj);
+	list_lock(s->immediate, s->obj);
 	for (i = 0; i < iters; i++) {
-		struct gpuvm *gpuvm = f->vms[f->idx[i & (NR_IDX - 1)]];
-		struct gpuvm_bo *vm_bo, *found = NULL;
+		struct gpuvm_bo *vm_bo = kernel_find(pick_vm(s, i, &j), s->obj);
 
-		gpuvm_gem_for_each_gpuvm_bo(vm_bo, f->obj) {
-			if (vm_bo->vm == gpuvm) {
-				found = gpuvm_bo_get(vm_bo);
-				break;
-			}
-		}
-		sink += (uintptr_t)found;
-		gpuvm_bo_put(found);
+		sink += (uintptr_t)vm_bo;
+		gpuvm_bo_put(vm_bo);
 	}
-	list_unlock(f->immediate, f->obj);
-	f->sink += sink;
+	list_unlock(s->immediate, s->obj);
+	s->sink += sink;
 }
 
-static void find_setup(struct find *f, bool immediate, unsigned int k,
-		       uint64_t seed)
+/* obtain (staged mode only): gpuvm_bo_obtain_locked() finds the vm_bo. */
+static void obtain_run(void *arg, unsigned long iters)
+{
+	struct shared *s = arg;
+	unsigned long i;
+	unsigned int j;
+
+	list_lock(false, s->obj);
+	for (i = 0; i < iters; i++) {
+		struct gpuvm_bo *vm_bo =
+			gpuvm_bo_obtain_locked(pick_vm(s, i, &j), s->obj);
+
+		expect(vm_bo == s->vm_bos[j], "obtain: not the existing vm_bo");
+		gpuvm_bo_put(vm_bo);
+	}
+	list_unlock(false, s->obj);
+}
+
+/* drm_gpuvm_bo_obtain() of an existing vm_bo: drm_gpuvm_bo_find(). */
+static void obtain_kernel_run(void *arg, unsigned long iters)
+{
+	struct shared *s = arg;
+	unsigned long i;
+	unsigned int j;
+
+	list_lock(false, s->obj);
+	for (i = 0; i < iters; i++) {
+		struct gpuvm_bo *vm_bo = kernel_find(pick_vm(s, i, &j), s->obj);
+
+		expect(vm_bo == s->vm_bos[j], "obtain: not the existing vm_bo");
+		gpuvm_bo_put(vm_bo);
+	}
+	list_unlock(false, s->obj);
+}
+
+/*
+ * obtain-prealloc (immediate mode only): a bind's create and
+ * gpuvm_bo_obtain_prealloc(), which takes the gpuva lock itself (the
+ * caller must not hold it), finds the existing vm_bo and frees the new
+ * one. The put of the returned reference is not the last: no lock.
+ */
+static void prealloc_run(void *arg, unsigned long iters)
+{
+	struct shared *s = arg;
+	unsigned long i;
+	unsigned int j;
+
+	for (i = 0; i < iters; i++) {
+		struct gpuvm *gpuvm = pick_vm(s, i, &j);
+		struct gpuvm_bo *vm_bo = gpuvm_bo_create(gpuvm, s->obj);
+
+		expect(vm_bo != NULL, "out of memory");
+		vm_bo = gpuvm_bo_obtain_prealloc(vm_bo);
+		expect(vm_bo == s->vm_bos[j],
+		       "obtain-prealloc: not the existing vm_bo");
+		gpuvm_bo_put(vm_bo);
+	}
+}
+
+/* drm_gpuvm_bo_create() and drm_gpuvm_bo_obtain_prealloc(): find under
+ * the gpuva lock; found, so the prealloc's kref_put() frees it after the
+ * unlock. */
+static void prealloc_kernel_run(void *arg, unsigned long iters)
+{
+	struct shared *s = arg;
+	unsigned long i;
+	unsigned int j;
+
+	for (i = 0; i < iters; i++) {
+		struct gpuvm *gpuvm = pick_vm(s, i, &j);
+		struct gpuvm_bo *prealloc = kernel_create(gpuvm, s->obj);
+		struct gpuvm_bo *vm_bo;
+
+		gpuvm_gem_gpuva_lock(s->obj);
+		vm_bo = kernel_find(gpuvm, s->obj);
+		gpuvm_gem_gpuva_unlock(s->obj);
+		expect(vm_bo == s->vm_bos[j],
+		       "obtain-prealloc: not the existing vm_bo");
+		if (kernel_kref_put(prealloc))
+			kernel_free(prealloc);
+		gpuvm_bo_put(vm_bo);
+	}
+}
+
+/*
+ * put-last: a new vm_bo for a VM that has none, published on the object's
+ * list beside the k - 1 others, then its only reference dropped, which
+ * takes it off the list and frees it. Staged: gpuvm_bo_obtain_locked()
+ * and the put, the resv held for the batch. Immediate: create and
+ * gpuvm_bo_obtain_prealloc() (which takes the gpuva lock itself), then the
+ * put under the gpuva lock, taken for it.
+ */
+static void put_last_run(void *arg, unsigned long iters)
+{
+	struct shared *s = arg;
+	unsigned long i;
+	unsigned int j;
+
+	if (!s->immediate)
+		list_lock(false, s->obj);
+	for (i = 0; i < iters; i++) {
+		struct gpuvm *gpuvm = pick_vm(s, i, &j);
+		struct gpuvm_bo *vm_bo;
+		bool last;
+
+		if (s->immediate) {
+			vm_bo = gpuvm_bo_create(gpuvm, s->obj);
+			expect(vm_bo != NULL, "out of memory");
+			expect(gpuvm_bo_obtain_prealloc(vm_bo) == vm_bo,
+			       "put-last: the new vm_bo was not published");
+			gpuvm_gem_gpuva_lock(s->obj);
+			last = gpuvm_bo_put(vm_bo);
+			gpuvm_gem_gpuva_unlock(s->obj);
+		} else {
+			vm_bo = gpuvm_bo_obtain_locked(gpuvm, s->obj);
+			expect(!gpuvm_is_err(vm_bo), "out of memory");
+			last = gpuvm_bo_put(vm_bo);
+		}
+		expect(last, "put-last: the put was not the last");
+	}
+	if (!s->immediate)
+		list_unlock(false, s->obj);
+}
+
+/* The same in the kernel: drm_gpuvm_bo_obtain() (a walk that finds
+ * nothing, create, list_add_tail()), or drm_gpuvm_bo_create() and
+ * drm_gpuvm_bo_obtain_prealloc(); then the last drm_gpuvm_bo_put(). */
+static void put_last_kernel_run(void *arg, unsigned long iters)
+{
+	struct shared *s = arg;
+	unsigned long i;
+	unsigned int j;
+
+	if (!s->immediate)
+		list_lock(false, s->obj);
+	for (i = 0; i < iters; i++) {
+		struct gpuvm *gpuvm = pick_vm(s, i, &j);
+		struct gpuvm_bo *vm_bo;
+		bool last;
+
+		if (s->immediate) {
+			vm_bo = kernel_create(gpuvm, s->obj);
+			gpuvm_gem_gpuva_lock(s->obj);
+			expect(!kernel_find(gpuvm, s->obj),
+			       "put-last: the VM already has a vm_bo");
+			gpuvm_list_add_tail(&vm_bo->list.entry.gem,
+					    &s->obj->gpuva.list);
+			gpuvm_gem_gpuva_unlock(s->obj);
+			gpuvm_gem_gpuva_lock(s->obj);
+			last = kernel_kref_put(vm_bo);
+			if (last)
+				kernel_destroy(vm_bo);
+			gpuvm_gem_gpuva_unlock(s->obj);
+		} else {
+			expect(!kernel_find(gpuvm, s->obj),
+			       "put-last: the VM already has a vm_bo");
+			vm_bo = kernel_create(gpuvm, s->obj);
+			gpuvm_list_add_tail(&vm_bo->list.entry.gem,
+					    &s->obj->gpuva.list);
+			last = kernel_kref_put(vm_bo);
+			if (last)
+				kernel_destroy(vm_bo);
+		}
+		expect(last, "put-last: the put was not the last");
+	}
+	if (!s->immediate)
+		list_unlock(false, s->obj);
+}
+
+/* @fresh: put-last's setup (k - 1 holders and k VMs without a vm_bo). */
+static void shared_setup(struct shared *s, bool immediate, unsigned int k,
+			 bool fresh, uint64_t seed)
 {
 	enum gpuvm_flags flags = immediate ? GPUVM_IMMEDIATE_MODE : 0;
 	unsigned int i;
 
-	memset(f, 0, sizeof(*f));
-	f->immediate = immediate;
-	f->k = k;
-	f->obj = obj_new();
-	f->vms = calloc(k, sizeof(*f->vms));
-	f->vm_bos = calloc(k, sizeof(*f->vm_bos));
-	if (!f->vms || !f->vm_bos)
+	memset(s, 0, sizeof(*s));
+	s->immediate = immediate;
+	s->k = k;
+	s->nr_held = fresh ? k - 1 : k;
+	s->nr_vms = fresh ? 2 * k - 1 : k;
+	s->obj = obj_new();
+	s->vms = calloc(s->nr_vms, sizeof(*s->vms));
+	s->vm_bos = calloc(k, sizeof(*s->vm_bos));
+	if (!s->vms || !s->vm_bos)
 		fail("out of memory");
-	for (i = 0; i < k; i++) {
-		f->vms[i] = vm_new(flags);
-		f->vm_bos[i] = obtain(f->vms[i], f->obj);
+	for (i = 0; i < s->nr_vms; i++) {
+		s->vms[i] = vm_new(flags);
+		if (i < s->nr_held)
+			s->vm_bos[i] = obtain(s->vms[i], s->obj);
 	}
 	for (i = 0; i < NR_IDX; i++)
-		f->idx[i] = (unsigned int)(bench_rand(&seed) % k);
+		s->idx[i] =
+			s->nr_vms - k + (unsigned int)(bench_rand(&seed) % k);
 }
 
-static void find_check(struct find *f)
+/*
+ * What every case must leave behind: each holder's vm_bo is found, with
+ * no reference but its owner's (and find's); the other VMs have none; the
+ * object's list holds exactly the holders' vm_bos; every vm_bo holds its
+ * VM and the object once.
+ */
+static void shared_check(struct shared *s)
 {
-	unsigned int i;
+	struct gpuvm_bo *vm_bo;
+	unsigned int i, listed = 0;
 
-	list_lock(f->immediate, f->obj);
-	for (i = 0; i < f->k; i++) {
-		struct gpuvm_bo *vm_bo = gpuvm_bo_find(f->vms[i], f->obj);
+	list_lock(s->immediate, s->obj);
+	for (i = 0; i < s->nr_vms; i++) {
+		bool held = i < s->nr_held;
 
-		if (vm_bo != f->vm_bos[i])
+		vm_bo = gpuvm_bo_find(s->vms[i], s->obj);
+		if (vm_bo != (held ? s->vm_bos[i] : NULL))
 			fail("find returned the wrong vm_bo");
+		if (vm_bo &&
+		    __atomic_load_n(&vm_bo->kref, __ATOMIC_RELAXED) != 2)
+			fail("a vm_bo reference leaked");
 		gpuvm_bo_put(vm_bo);
+		if (__atomic_load_n(&s->vms[i]->kref, __ATOMIC_RELAXED) !=
+		    1 + held)
+			fail("a VM reference leaked");
 	}
-	list_unlock(f->immediate, f->obj);
+	gpuvm_gem_for_each_gpuvm_bo(vm_bo, s->obj) {
+		if (vm_bo->obj != s->obj)
+			fail("a foreign vm_bo on the object's list");
+		listed++;
+	}
+	if (listed != s->nr_held)
+		fail("the object's list lost or kept a vm_bo");
+	if (gpuvm_gem_object_refcount(s->obj) != 1 + (int)s->nr_held)
+		fail("a GEM reference leaked");
+	list_unlock(s->immediate, s->obj);
 }
 
-static void find_teardown(struct find *f)
+static void shared_teardown(struct shared *s)
 {
 	unsigned int i;
 
-	for (i = 0; i < f->k; i++)
-		release(f->vms[i], f->vm_bos[i]);
-	if (gpuvm_gem_object_refcount(f->obj) != 1)
+	for (i = 0; i < s->nr_vms; i++) {
+		if (i < s->nr_held)
+			release(s->vms[i], s->vm_bos[i]);
+		else
+			gpuvm_put(s->vms[i]);
+	}
+	if (gpuvm_gem_object_refcount(s->obj) != 1)
 		fail("vm_bo leaked");
-	gpuvm_gem_object_put(f->obj);
-	free(f->vms);
-	free(f->vm_bos);
+	gpuvm_gem_object_put(s->obj);
+	free(s->vms);
+	free(s->vm_bos);
 }
 
 /* The better of two runs, so that frequency drift favours no side. */
@@ -252,29 +592,56 @@ static struct bench_stats measure2(const struct bench_opts *opts, bench_fn fn,
 	return b.ns_per_op < a.ns_per_op ? b : a;
 }
 
-static void bench_find(const struct bench_opts *opts)
+#define MODE_STAGED (1u << 0)
+#define MODE_IMMEDIATE (1u << 1)
+
+struct shared_case {
+	const char *name;
+	unsigned int modes; /* those the library's API supports it in */
+	bool fresh; /* see shared_setup() */
+	bench_fn run, kernel_run;
+};
+
+static const struct shared_case shared_cases[] = {
+	{ "find", MODE_STAGED | MODE_IMMEDIATE, false, find_run,
+	  find_kernel_run },
+	{ "obtain", MODE_STAGED, false, obtain_run, obtain_kernel_run },
+	{ "obtain-prealloc", MODE_IMMEDIATE, false, prealloc_run,
+	  prealloc_kernel_run },
+	{ "put-last", MODE_STAGED | MODE_IMMEDIATE, true, put_last_run,
+	  put_last_kernel_run },
+};
+
+static void bench_shared(const struct bench_opts *opts,
+			 const struct shared_case *c)
 {
 	static const unsigned int ks[] = { 1, 64, 1024 };
-	static struct find f[3];
+	static struct shared f[3];
 	struct bench_stats s[3], b[3];
 	unsigned int m, i, n = 3;
 	char keys[256];
+	long alloc_live;
 
 	for (m = 0; m < 2; m++) {
 		bool immediate = m == 1;
 
+		if (!(c->modes & (immediate ? MODE_IMMEDIATE : MODE_STAGED)))
+			continue;
+		gpuvm_alloc_drain();
+		alloc_live = gpuvm_alloc_live();
 		for (i = 0; i < n; i++) {
-			find_setup(&f[i], immediate, ks[i], opts->seed + i);
-			find_check(&f[i]);
+			shared_setup(&f[i], immediate, ks[i], c->fresh,
+				     opts->seed + i);
+			shared_check(&f[i]);
 		}
 		/* Interleave the sizes: drift hits them alike. */
 		for (i = 0; i < n; i++) {
-			s[i] = measure2(opts, find_run, &f[i]);
-			b[i] = measure2(opts, walk_run, &f[i]);
+			s[i] = measure2(opts, c->run, &f[i]);
+			b[i] = measure2(opts, c->kernel_run, &f[i]);
 		}
 		for (i = 0; i < n; i++) {
 			struct bench_stats again =
-				measure2(opts, find_run, &f[i]);
+				measure2(opts, c->run, &f[i]);
 
 			if (again.ns_per_op < s[i].ns_per_op)
 				s[i] = again;
@@ -295,11 +662,16 @@ static void bench_find(const struct bench_opts *opts)
 						 s[i].ns_per_op /
 							 s[0].ns_per_op :
 						 0.0);
-			bench_emit("vm_bo", "find", keys, 1, &s[i], "list-walk",
-				   &b[i]);
+			bench_emit("vm_bo", c->name, keys, 1, &s[i],
+				   "list-walk", &b[i]);
 		}
-		for (i = 0; i < n; i++)
-			find_teardown(&f[i]);
+		for (i = 0; i < n; i++) {
+			shared_check(&f[i]);
+			shared_teardown(&f[i]);
+		}
+		gpuvm_alloc_drain();
+		if (gpuvm_alloc_live() != alloc_live)
+			fail("library allocation leaked");
 	}
 }
 
@@ -446,21 +818,32 @@ int main(int argc, char **argv)
 {
 	struct bench_opts opts;
 	const char *only = NULL;
+	bool known;
+	unsigned int c;
 	int i = bench_init(argc, argv, &opts);
 
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--case") && i + 1 < argc) {
 			only = argv[++i];
 		} else {
-			fprintf(stderr,
-				"usage: %s [--smoke] [--debug] [--seed N] "
-				"[--samples N] [--case find|deferred]\n",
-				argv[0]);
-			return 2;
+			only = "";
+			break;
 		}
 	}
-	if (!only || !strcmp(only, "find"))
-		bench_find(&opts);
+	known = !only || !strcmp(only, "deferred");
+	for (c = 0; c < sizeof(shared_cases) / sizeof(shared_cases[0]); c++)
+		known = known || !strcmp(only, shared_cases[c].name);
+	if (!known) {
+		fprintf(stderr,
+			"usage: %s [--smoke] [--debug] [--seed N] "
+			"[--samples N] [--case find|obtain|obtain-prealloc|"
+			"put-last|deferred]\n",
+			argv[0]);
+		return 2;
+	}
+	for (c = 0; c < sizeof(shared_cases) / sizeof(shared_cases[0]); c++)
+		if (!only || !strcmp(only, shared_cases[c].name))
+			bench_shared(&opts, &shared_cases[c]);
 	if (!only || !strcmp(only, "deferred"))
 		bench_deferred(&opts);
 	return 0;
