@@ -981,6 +981,7 @@ void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
 	/* Leave the finger where the inserts will likely go (atomically:
 	 * read-only walks may run together). */
 	__atomic_store_n(&idx->finger, p.leaf, __ATOMIC_RELAXED);
+	prefetch_leaf(p.leaf);
 	prefetch_neighbours(idx, p);
 	if (p.leaf->start[p.slot] > last)
 		return NULL;

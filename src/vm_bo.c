@@ -55,14 +55,16 @@ static unsigned int nr_vm_bos(struct gpuvm_gem_object *obj)
 	return __atomic_load_n(&obj->gpuva.nr_vm_bos__, __ATOMIC_RELAXED);
 }
 
-/* Bits of the table wanted for @n vm_bos; 0 for no table. */
+/* Bits of the table wanted for @n vm_bos; 0 for no table. At most half
+ * full: a lookup then rarely walks past one wrong vm_bo (a cache miss
+ * each when the object is shared by many VMs). */
 static unsigned int wanted_bits(unsigned int n)
 {
 	unsigned int bits = 4;
 
 	if (n < HASH_MIN_VM_BOS)
 		return 0;
-	while ((1u << bits) < n && bits < 30)
+	while ((1u << bits) < 2 * n && bits < 30)
 		bits++;
 	return bits;
 }
@@ -271,11 +273,7 @@ struct gpuvm_bo *gpuvm_bo_find(struct gpuvm *gpuvm,
 
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_find");
 	vm_bo = hash_lookup(obj, gpuvm);
-	if (!vm_bo)
-		return NULL;
-	/* A VA is usually linked next, after the list's last one. */
-	__builtin_prefetch(vm_bo->list.gpuva.prev, 1);
-	return gpuvm_bo_get(vm_bo);
+	return vm_bo ? gpuvm_bo_get(vm_bo) : NULL;
 }
 
 struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
@@ -350,6 +348,8 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 	}
 	if (vm_bo) {
 		gpuvm_gem_gpuva_unlock(obj);
+		/* A VA is usually linked next, after the list's last one. */
+		__builtin_prefetch(vm_bo->list.gpuva.prev, 1);
 		gpuvm_kfree(table);
 		/* Destroyed outside the mutex: vm_bo_free may take a resv. */
 		if (gpuvm_kref_put(&prealloc->kref, "gpuvm_bo_obtain_prealloc"))
