@@ -365,6 +365,11 @@ GPUVM_EXPORT void gpuvm_kfree(void *ptr)
 	free(ptr);
 }
 
+bool gpuvm_alloc_cache_built__(void)
+{
+	return ALLOC_CACHE;
+}
+
 void gpuvm_kfree_sized__(void *ptr, size_t size)
 {
 	if (!ptr)

@@ -149,6 +149,9 @@ static inline bool gpuvm_sched_managed(void)
  */
 void gpuvm_kfree_sized__(void *ptr, size_t size);
 
+/* Whether this build keeps that cache (not under ASan or TSan). */
+bool gpuvm_alloc_cache_built__(void);
+
 /* Where @ip is: "function+offset", or "module+offset (address)". */
 void gpuvm_format_site(char *buf, size_t len, const void *ip);
 
