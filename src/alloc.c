@@ -14,67 +14,17 @@
 
 #include <gpuvm/alloc.h>
 
+#include "alloc_internal.h"
 #include "internal.h"
 #include "rcu_internal.h"
 
-/* Under AddressSanitizer freed memory is checked better than by poison. */
-#if defined(__SANITIZE_ADDRESS__)
-#define ALLOC_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ALLOC_ASAN 1
-#endif
-#endif
 #ifdef ALLOC_ASAN
 #define ALLOC_POISON 0
 #else
 #define ALLOC_POISON 1
 #endif
 
-/*
- * Per-thread state: the live count and a small cache of freed blocks.
- *
- * The live count is kept per thread, so that threads allocating at once
- * never share a written cache line: each thread adds to its own counter
- * (frees may make it negative), and gpuvm_alloc_live() sums the counters
- * of the live threads and what exited threads left behind.
- *
- * The cache is the kernel's per-CPU slab fast path in miniature: with the
- * checker off, a freed block of up to CACHE_MAX_BYTES goes on a per-thread
- * list by size, and the next allocation of that size takes it back, so the
- * ops lists and vm_bos of a request cost a push and a pop rather than a
- * trip through malloc. Cached blocks count as freed. Sanitizer builds and
- * the checker (which poisons and quarantines freed blocks) bypass it, so
- * a use after free is still caught where it was.
- */
-#if defined(ALLOC_ASAN) || defined(GPUVM_TSAN)
-#define ALLOC_CACHE 0
-#else
-#define ALLOC_CACHE 1
-#endif
-/*
- * Class c holds blocks allocated as (c + 1) * CACHE_STEP bytes: a small
- * allocation is rounded up to its class, so any block of the class fits
- * it, whatever malloc is underneath. Blocks come back only through
- * gpuvm_kfree_sized__(), whose caller knows the size it asked for; a
- * plain gpuvm_kfree() goes to free().
- */
-#define CACHE_STEP 16u
-#define CACHE_CLASSES 16u
-#define CACHE_MAX_BYTES (CACHE_STEP * CACHE_CLASSES)
-#define CACHE_DEPTH 16u /* blocks kept per class */
-
-struct alloc_thread {
-	long balance; /* written by its thread only */
-	bool registered;
-	struct alloc_thread *next;
-	struct alloc_thread **pprev;
-	/* Cached blocks by class, linked through their first word. */
-	void *cache[CACHE_CLASSES];
-	unsigned char cached[CACHE_CLASSES];
-};
-
-static __thread struct alloc_thread self
+__thread struct alloc_thread gpuvm_alloc_self__
 	__attribute__((tls_model("initial-exec")));
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct alloc_thread *threads;
@@ -116,7 +66,7 @@ static void thread_release(void *arg)
 /* The main thread's cache is freed at exit too, for leak checkers. */
 __attribute__((destructor)) static void alloc_destructor(void)
 {
-	cache_flush(&self);
+	cache_flush(&gpuvm_alloc_self__);
 }
 
 static void thread_key_create(void)
@@ -124,9 +74,9 @@ static void thread_key_create(void)
 	pthread_key_create(&thread_key, thread_release);
 }
 
-static __attribute__((noinline)) void thread_register(void)
+void gpuvm_alloc_register_thread__(void)
 {
-	struct alloc_thread *t = &self;
+	struct alloc_thread *t = &gpuvm_alloc_self__;
 
 	pthread_once(&thread_key_once, thread_key_create);
 	pthread_mutex_lock(&threads_lock);
@@ -138,53 +88,6 @@ static __attribute__((noinline)) void thread_register(void)
 	t->registered = true;
 	pthread_mutex_unlock(&threads_lock);
 	pthread_setspecific(thread_key, t);
-}
-
-static inline void count_live(long delta)
-{
-	struct alloc_thread *t = &self;
-
-	if (unlikely(!t->registered))
-		thread_register();
-	/* A plain add: only the sum in gpuvm_alloc_live() reads it. */
-	__atomic_store_n(&t->balance,
-			 __atomic_load_n(&t->balance, __ATOMIC_RELAXED) + delta,
-			 __ATOMIC_RELAXED);
-}
-
-static inline unsigned int cache_class(size_t size)
-{
-	return (unsigned int)((size - 1) / CACHE_STEP);
-}
-
-/* A cached block for @size (1..CACHE_MAX_BYTES) bytes, or NULL. */
-static inline void *cache_pop(size_t size)
-{
-	unsigned int c = cache_class(size);
-	void *block;
-
-	if (!ALLOC_CACHE || !self.cache[c])
-		return NULL;
-	block = self.cache[c];
-	self.cache[c] = *(void **)block;
-	self.cached[c]--;
-	return block;
-}
-
-/* Keep @ptr, allocated for @size bytes, if its class has room. */
-static inline bool cache_push(void *ptr, size_t size)
-{
-	unsigned int c;
-
-	if (!ALLOC_CACHE || size > CACHE_MAX_BYTES || !size)
-		return false;
-	c = cache_class(size);
-	if (self.cached[c] >= CACHE_DEPTH)
-		return false;
-	*(void **)ptr = self.cache[c];
-	self.cache[c] = ptr;
-	self.cached[c]++;
-	return true;
 }
 
 /* Allocations left before the injected fault; 0 = disarmed. */
@@ -223,8 +126,7 @@ static inline void *alloc_plain(size_t size, gpuvm_gfp_t gfp)
 		p = cache_pop(size);
 		/* A class's blocks are all of its full size. */
 		if (!p)
-			p = malloc((size + CACHE_STEP - 1) &
-				   ~(size_t)(CACHE_STEP - 1));
+			p = malloc(cache_round(size));
 	} else {
 		/* malloc and memset rather than calloc: glibc's calloc skips
 		 * its per-thread cache and costs more for small blocks. */
@@ -370,23 +272,15 @@ bool gpuvm_alloc_cache_built__(void)
 	return ALLOC_CACHE;
 }
 
-void gpuvm_kfree_sized__(void *ptr, size_t size)
+void gpuvm_kfree_sized_checked__(void *ptr, size_t size)
 {
-	if (!ptr)
-		return;
-	if (unlikely(gpuvm_slow() & GPUVM_SLOW_DEBUG)) {
-		/* The checker poisons and quarantines; the size is checked. */
-		if (malloc_usable_size(ptr) < size)
-			gpuvm_warn(GPUVM_RULE_CHECKER,
-				   "gpuvm_kfree_sized__: block of %zu bytes "
-				   "freed as %zu",
-				   malloc_usable_size(ptr), size);
-		gpuvm_kfree(ptr);
-		return;
-	}
-	count_live(-1);
-	if (!cache_push(ptr, size))
-		free(ptr);
+	/* The checker poisons and quarantines; the size is checked. */
+	if (malloc_usable_size(ptr) < size)
+		gpuvm_warn(
+			GPUVM_RULE_CHECKER,
+			"gpuvm_kfree_sized__: block of %zu bytes freed as %zu",
+			malloc_usable_size(ptr), size);
+	gpuvm_kfree(ptr);
 }
 
 GPUVM_EXPORT long gpuvm_alloc_live(void)

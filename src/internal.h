@@ -142,14 +142,8 @@ static inline bool gpuvm_sched_managed(void)
 	return gpuvm_sched_active() && gpuvm_sched_managed__();
 }
 
-/*
- * gpuvm_kfree() of a block the caller got from gpuvm_kmalloc(@size, ...):
- * with the checker off a small one goes to the thread's block cache (see
- * alloc.c). For the hot frees (op lists, vm_bos).
- */
-void gpuvm_kfree_sized__(void *ptr, size_t size);
-
-/* Whether this build keeps that cache (not under ASan or TSan). */
+/* Whether this build keeps the allocator's per-thread block cache (not
+ * under ASan or TSan; see alloc_internal.h). */
 bool gpuvm_alloc_cache_built__(void);
 
 /* Where @ip is: "function+offset", or "module+offset (address)". */

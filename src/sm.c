@@ -17,6 +17,7 @@
 
 #include <gpuvm/ops.h>
 
+#include "alloc_internal.h"
 #include "kref.h"
 #include "vm_internal.h"
 
@@ -329,7 +330,8 @@ static struct gpuva_op *op_alloc(struct gpuvm *gpuvm)
 
 	if (ops && ops->op_alloc)
 		return ops->op_alloc();
-	return gpuvm_kzalloc(sizeof(struct gpuva_op), GPUVM_GFP_KERNEL);
+	return gpuvm_kmalloc_small__(sizeof(struct gpuva_op),
+				     GPUVM_GFP_KERNEL | GPUVM_GFP_ZERO);
 }
 
 static void op_free(struct gpuvm *gpuvm, struct gpuva_op *op)
@@ -344,7 +346,7 @@ static void op_free(struct gpuvm *gpuvm, struct gpuva_op *op)
 
 static void *dup(const void *src, size_t size)
 {
-	void *p = gpuvm_kmalloc(size, GPUVM_GFP_KERNEL);
+	void *p = gpuvm_kmalloc_small__(size, GPUVM_GFP_KERNEL);
 
 	if (p)
 		memcpy(p, src, size);
@@ -412,7 +414,8 @@ static const struct step_ops record_steps = {
 
 static struct gpuva_ops *ops_alloc(void)
 {
-	struct gpuva_ops *ops = gpuvm_kzalloc(sizeof(*ops), GPUVM_GFP_KERNEL);
+	struct gpuva_ops *ops = gpuvm_kmalloc_small__(
+		sizeof(*ops), GPUVM_GFP_KERNEL | GPUVM_GFP_ZERO);
 
 	if (ops)
 		gpuvm_list_init(&ops->list);

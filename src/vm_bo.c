@@ -14,6 +14,7 @@
  */
 #include <urcu/lfstack.h>
 
+#include "alloc_internal.h"
 #include "kref.h"
 #include "leaks.h"
 #include "vm_internal.h"
@@ -229,7 +230,8 @@ struct gpuvm_bo *gpuvm_bo_create(struct gpuvm *gpuvm,
 	if (ops && ops->vm_bo_alloc)
 		vm_bo = ops->vm_bo_alloc();
 	else
-		vm_bo = gpuvm_kzalloc(sizeof(*vm_bo), GPUVM_GFP_KERNEL);
+		vm_bo = gpuvm_kmalloc_small__(
+			sizeof(*vm_bo), GPUVM_GFP_KERNEL | GPUVM_GFP_ZERO);
 	if (!vm_bo)
 		return NULL;
 
@@ -383,7 +385,9 @@ static void vm_bo_destroy(struct gpuvm_bo *vm_bo)
 
 	if (!lock)
 		gpuvm_resv_assert_held__(gpuvm, "gpuvm_bo_put");
-	vm_list_del(vm_bo, VM_LIST_EXTOBJ, lock);
+	/* Only an external object's vm_bo is ever on the extobj list. */
+	if (gpuvm_is_extobj(gpuvm, obj))
+		vm_list_del(vm_bo, VM_LIST_EXTOBJ, lock);
 	vm_list_del(vm_bo, VM_LIST_EVICT, lock);
 
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_put");
@@ -435,7 +439,8 @@ static void vm_bo_zombify(struct gpuvm_bo *vm_bo)
 	/* With resv-protected lists the VM resv would be needed: cleanup
 	 * removes the zombie from them later. */
 	if (!gpuvm_resv_protected(gpuvm)) {
-		vm_list_del(vm_bo, VM_LIST_EXTOBJ, true);
+		if (gpuvm_is_extobj(gpuvm, vm_bo->obj))
+			vm_list_del(vm_bo, VM_LIST_EXTOBJ, true);
 		vm_list_del(vm_bo, VM_LIST_EVICT, true);
 	}
 	gem_del_vm_bo(vm_bo->obj, vm_bo);

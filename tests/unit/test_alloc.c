@@ -4,6 +4,7 @@
 
 #include <gpuvm/testing.h>
 #include "harness.h"
+#include "alloc_internal.h"
 #include "internal.h"
 
 static void test_alloc_live_counter(void **state)
