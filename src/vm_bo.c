@@ -278,21 +278,13 @@ struct gpuvm_bo *gpuvm_bo_find(struct gpuvm *gpuvm,
 	return vm_bo ? gpuvm_bo_get(vm_bo) : NULL;
 }
 
-struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
-					struct gpuvm_gem_object *obj)
+/* gpuvm_bo_obtain_locked() when there is no vm_bo yet: create and publish
+ * one (apart, so that the common hit needs no stack frame). */
+static __attribute__((noinline)) struct gpuvm_bo *
+obtain_locked_new(struct gpuvm *gpuvm, struct gpuvm_gem_object *obj)
 {
 	struct gpuvm_bo *vm_bo, **table, **old;
 	unsigned int bits = 0;
-
-	if (gpuvm_immediate_mode(gpuvm))
-		gpuvm_warn(GPUVM_RULE_MODE,
-			   "gpuvm_bo_obtain_locked: VM '%s' is in immediate "
-			   "mode (use gpuvm_bo_obtain_prealloc)",
-			   gpuvm->name);
-
-	vm_bo = gpuvm_bo_find(gpuvm, obj);
-	if (vm_bo)
-		return vm_bo;
 
 	vm_bo = gpuvm_bo_create(gpuvm, obj);
 	if (!vm_bo)
@@ -307,6 +299,23 @@ struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
 	gpuvm_kfree(old);
 	gpuvm_hook("obtain:after_list_add");
 	return vm_bo;
+}
+
+struct gpuvm_bo *gpuvm_bo_obtain_locked(struct gpuvm *gpuvm,
+					struct gpuvm_gem_object *obj)
+{
+	struct gpuvm_bo *vm_bo;
+
+	if (unlikely(gpuvm_immediate_mode(gpuvm)))
+		gpuvm_warn(GPUVM_RULE_MODE,
+			   "gpuvm_bo_obtain_locked: VM '%s' is in immediate "
+			   "mode (use gpuvm_bo_obtain_prealloc)",
+			   gpuvm->name);
+
+	vm_bo = gpuvm_bo_find(gpuvm, obj);
+	if (likely(vm_bo))
+		return vm_bo;
+	return obtain_locked_new(gpuvm, obj);
 }
 
 struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
