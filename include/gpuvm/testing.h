@@ -183,8 +183,10 @@ GPUVM_EXPORT void gpuvm_hook_reset(void);
 /**
  * gpuvm_alloc_live() - allocations made and not yet freed
  *
- * Counts the library allocator's blocks, process wide; quarantined blocks
- * count as freed. Memory freed after an RCU grace period counts until
+ * Counts the library allocator's blocks, process wide; quarantined blocks,
+ * and blocks kept in a thread's cache for reuse (checker off), count as
+ * freed. Each thread keeps its own count, so the sum is exact only while
+ * no other thread allocates or frees. Memory freed after an RCU grace period counts until
  * then (see gpuvm_alloc_drain()).
  *
  * Context: any thread; lock-free.

@@ -47,6 +47,8 @@ enum gpuva_flags {
  * @gem.entry: entry in the vm_bo's VA list (vm_bo->list.gpuva); the GEM
  *             list lock (vm.h)
  * @rb.entry: entry in the VM's address-ordered VA list; the VA-space lock
+ * @rb.leaf__: private; the node of the VM's index that holds the VA, so
+ *             that gpuva_remove() needs no search (NULL when not inserted)
  *
  * Drivers allocate and free VAs, usually embedded in their own structures,
  * and fill va and gem before inserting (gpuva_init_from_op() in ops.h).
@@ -71,8 +73,6 @@ struct gpuva {
 	struct {
 		/* In the VM's address-ordered list of VAs. */
 		struct gpuvm_list_head entry;
-		/* Private: the node of the VM's index that holds it, so that
-		 * removal needs no search (NULL when not inserted). */
 		void *leaf__;
 	} rb;
 };
