@@ -111,8 +111,7 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 	if (!request_valid(gpuvm, req_addr, req_range))
 		return -EINVAL;
 
-	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end)
-	{
+	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
 		struct gpuvm_gem_object *obj = va->gem.obj;
 		uint64_t offset = va->gem.offset;
 		uint64_t addr = va->va.addr, end = addr + va->va.range;
@@ -202,8 +201,7 @@ static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 	if (!request_valid(gpuvm, req_addr, req_range))
 		return -EINVAL;
 
-	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end)
-	{
+	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
 		struct gpuvm_gem_object *obj = va->gem.obj;
 		uint64_t offset = va->gem.offset;
 		uint64_t addr = va->va.addr, end = addr + va->va.range;

@@ -808,7 +808,8 @@ static void *remove_at(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
 	if (leaf->nr >= VA_LEAF_MIN)
 		return item;
 
-	/* Separators only ever widen, so start still leads to this leaf. */
+	/* The entry lay within the separators around this leaf, as every
+	 * entry does, so its start still leads here. */
 	descend(idx, start, &path);
 	depth = (int)idx->height - 2;
 	if (!leaf_rebalance(idx, path.node[depth], path.slot[depth]))
@@ -883,7 +884,8 @@ void gpuvm_va_index_replace(struct gpuvm_va_index *idx, void *old_item,
 			return;
 		p.leaf = descend(idx, start, NULL);
 		p.slot = leaf_rank_le(p.leaf, start);
-		if (!p.slot || p.leaf->start[p.slot - 1] != start)
+		if (!p.slot || p.leaf->start[p.slot - 1] != start ||
+		    p.leaf->val[p.slot - 1].item != old_item)
 			return;
 		p.slot--;
 	}
@@ -895,10 +897,11 @@ void gpuvm_va_index_replace(struct gpuvm_va_index *idx, void *old_item,
 }
 
 /*
- * A lookup is usually followed by an insert or a removal at that place,
- * and the VM then links the item into its ordered list, between the items
- * either side: start loading their backref slots (beside the list links
- * in struct gpuva) while the caller does the rest of its work.
+ * The split/merge walk's lookup is followed by inserts and removals at
+ * that place, and the VM then links each item into its ordered list,
+ * between the items either side: start loading their backref slots
+ * (beside the list links in struct gpuva) while the caller does the rest
+ * of its work.
  */
 static inline void prefetch_neighbours(const struct gpuvm_va_index *idx,
 				       struct va_pos p)
