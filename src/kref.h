@@ -67,13 +67,11 @@ static inline bool gpuvm_kref_freed(const int *ref, const char *func)
 	return true;
 }
 
-/* Take a reference; @func names the public caller in reports. */
-static inline void gpuvm_kref_get(int *ref, const char *func)
+/* The misuse half of gpuvm_kref_get(): kept out of line, so the common
+ * increment needs no stack frame in its callers. */
+static __attribute__((noinline, cold, unused)) void
+gpuvm_kref_get_misuse__(int *ref, int old, const char *func)
 {
-	int old = __atomic_fetch_add(ref, 1, __ATOMIC_RELAXED);
-
-	if (likely(old > 0 && old < INT_MAX))
-		return;
 	if (gpuvm_kref_poisoned__(ref, old, func))
 		return;
 	gpuvm_kref_saturate__(ref);
@@ -86,6 +84,15 @@ static inline void gpuvm_kref_get(int *ref, const char *func)
 		gpuvm_warn(GPUVM_RULE_REFCOUNT_OVERFLOW,
 			   "%s: reference count saturated; object leaked",
 			   func);
+}
+
+/* Take a reference; @func names the public caller in reports. */
+static inline void gpuvm_kref_get(int *ref, const char *func)
+{
+	int old = __atomic_fetch_add(ref, 1, __ATOMIC_RELAXED);
+
+	if (unlikely(old <= 0 || old == INT_MAX))
+		gpuvm_kref_get_misuse__(ref, old, func);
 }
 
 /* Take a reference unless the count already dropped to zero. */
@@ -125,6 +132,19 @@ static inline bool gpuvm_kref_put_unless_last(int *ref)
 	return true;
 }
 
+/* The misuse half of gpuvm_kref_put(), out of line as for get. */
+static __attribute__((noinline, cold, unused)) void
+gpuvm_kref_put_misuse__(int *ref, int old, const char *func)
+{
+	if (gpuvm_kref_poisoned__(ref, old, func))
+		return;
+	gpuvm_kref_saturate__(ref);
+	gpuvm_warn(GPUVM_RULE_REFCOUNT_UNDERFLOW,
+		   "%s: reference count underflow (put without a "
+		   "reference); object leaked",
+		   func);
+}
+
 /*
  * Drop a reference. Return: true when this was the last one and the
  * caller must release the object.
@@ -137,15 +157,8 @@ static inline bool gpuvm_kref_put(int *ref, const char *func)
 
 	if (old == 1)
 		return true;
-	if (likely(old > 1))
-		return false;
-	if (gpuvm_kref_poisoned__(ref, old, func))
-		return false;
-	gpuvm_kref_saturate__(ref);
-	gpuvm_warn(GPUVM_RULE_REFCOUNT_UNDERFLOW,
-		   "%s: reference count underflow (put without a "
-		   "reference); object leaked",
-		   func);
+	if (unlikely(old <= 0))
+		gpuvm_kref_put_misuse__(ref, old, func);
 	return false;
 }
 
