@@ -104,6 +104,120 @@ static void test_alloc_sized_free(void **state)
 	assert_int_equal(gpuvm_alloc_live(), base);
 }
 
+/*
+ * Four threads allocate small blocks of every class through the inline
+ * fast path, fill them, and free half themselves and half on the next
+ * thread (a block cached by a thread that did not allocate it). Every
+ * block must keep its contents until freed, and the count must add up.
+ */
+#define SHUFFLE_THREADS 4
+#define SHUFFLE_ROUNDS 2000
+#define SHUFFLE_BLOCKS 32
+
+struct shuffle {
+	pthread_mutex_t lock;
+	void *handed[SHUFFLE_THREADS][SHUFFLE_BLOCKS];
+	size_t handed_size[SHUFFLE_THREADS][SHUFFLE_BLOCKS];
+	unsigned int nr_handed[SHUFFLE_THREADS];
+	bool corrupt;
+};
+
+struct shuffle_thread {
+	struct shuffle *sh;
+	unsigned int id;
+};
+
+static void *shuffle_main(void *arg)
+{
+	struct shuffle_thread *t = arg;
+	struct shuffle *sh = t->sh;
+	unsigned int next = (t->id + 1) % SHUFFLE_THREADS;
+	uint64_t rnd = 0x9e3779b97f4a7c15ull * (t->id + 1);
+	unsigned int round, i;
+
+	for (round = 0; round < SHUFFLE_ROUNDS; round++) {
+		void *mine[SHUFFLE_BLOCKS];
+		size_t size[SHUFFLE_BLOCKS];
+
+		for (i = 0; i < SHUFFLE_BLOCKS; i++) {
+			rnd = rnd * 6364136223846793005ull + 1;
+			size[i] = 1 + (rnd >> 33) % 256;
+			mine[i] = gpuvm_kmalloc_small__(size[i],
+							GPUVM_GFP_KERNEL);
+			assert_non_null(mine[i]);
+			memset(mine[i], (int)(t->id + 1), size[i]);
+		}
+		pthread_mutex_lock(&sh->lock);
+		/* Free what the previous thread handed over, after checking it
+		 * still holds that thread's pattern. */
+		for (i = 0; i < sh->nr_handed[t->id]; i++) {
+			unsigned char *b = sh->handed[t->id][i];
+			unsigned int from =
+				(t->id + SHUFFLE_THREADS - 1) % SHUFFLE_THREADS;
+			size_t k;
+
+			for (k = 0; k < sh->handed_size[t->id][i]; k++)
+				if (b[k] != from + 1)
+					sh->corrupt = true;
+			gpuvm_kfree_sized__(b, sh->handed_size[t->id][i]);
+		}
+		sh->nr_handed[t->id] = 0;
+		/* Hand half to the next thread, if it has room. */
+		for (i = 0; i < SHUFFLE_BLOCKS / 2 &&
+			    sh->nr_handed[next] < SHUFFLE_BLOCKS;
+		     i++) {
+			unsigned int n = sh->nr_handed[next]++;
+
+			sh->handed[next][n] = mine[i];
+			sh->handed_size[next][n] = size[i];
+			mine[i] = NULL;
+		}
+		pthread_mutex_unlock(&sh->lock);
+		for (i = 0; i < SHUFFLE_BLOCKS; i++) {
+			unsigned char *b = mine[i];
+			size_t k;
+
+			if (!b)
+				continue;
+			for (k = 0; k < size[i]; k++)
+				if (b[k] != t->id + 1)
+					sh->corrupt = true;
+			gpuvm_kfree_sized__(b, size[i]);
+		}
+	}
+	return NULL;
+}
+
+static void test_alloc_cache_across_threads(void **state)
+{
+	struct shuffle *sh = calloc(1, sizeof(*sh));
+	struct shuffle_thread t[SHUFFLE_THREADS];
+	pthread_t tid[SHUFFLE_THREADS];
+	unsigned int i, k;
+	long base;
+
+	assert_non_null(sh);
+	pthread_mutex_init(&sh->lock, NULL);
+	gpuvm_debug_enable(false);
+	base = gpuvm_alloc_live();
+	for (i = 0; i < SHUFFLE_THREADS; i++) {
+		t[i] = (struct shuffle_thread){ sh, i };
+		assert_int_equal(
+			pthread_create(&tid[i], NULL, shuffle_main, &t[i]), 0);
+	}
+	for (i = 0; i < SHUFFLE_THREADS; i++)
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+	for (i = 0; i < SHUFFLE_THREADS; i++)
+		for (k = 0; k < sh->nr_handed[i]; k++)
+			gpuvm_kfree_sized__(sh->handed[i][k],
+					    sh->handed_size[i][k]);
+	assert_false(sh->corrupt);
+	assert_int_equal(gpuvm_alloc_live(), base);
+	gpuvm_debug_enable(true);
+	pthread_mutex_destroy(&sh->lock);
+	free(sh);
+}
+
 struct cross_free {
 	void *blocks[64];
 	long live_in_thread;
@@ -298,6 +412,7 @@ int main(int argc, char **argv)
 		harness_test(test_alloc_live_counter),
 		harness_test(test_alloc_checker_off),
 		harness_test(test_alloc_sized_free),
+		harness_test(test_alloc_cache_across_threads),
 		harness_test(test_alloc_live_counter_across_threads),
 		harness_test(test_alloc_zeroed),
 		harness_test(test_alloc_array_overflow),
