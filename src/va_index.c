@@ -97,6 +97,8 @@ static inline unsigned int rank_le(const uint64_t *a, unsigned int n,
 {
 	unsigned int pos = 0, len = n, i, c = 0;
 
+	/* Unrolled at -O2 too: this is every lookup's inner loop. */
+#pragma GCC unroll 4
 	while (len > 8) {
 		unsigned int half = len / 2;
 
@@ -104,6 +106,7 @@ static inline unsigned int rank_le(const uint64_t *a, unsigned int n,
 		pos = a[pos + half - 1] <= q ? pos + half : pos;
 		len -= half;
 	}
+#pragma GCC unroll 8
 	for (i = 0; i < 8; i++)
 		c += a[pos + i] <= q;
 	return pos + c;
@@ -144,6 +147,7 @@ static inline void prefetch_keys(const void *node)
 	const char *p = node;
 	unsigned int off;
 
+#pragma GCC unroll 8
 	for (off = 0; off <= VA_LEAF_SLOTS * sizeof(uint64_t); off += 64)
 		__builtin_prefetch(p + off);
 }
@@ -158,6 +162,7 @@ static inline void prefetch_leaf(const struct gpuvm_va_leaf *leaf)
 	const char *p = (const char *)leaf;
 	unsigned int off;
 
+#pragma GCC unroll 16
 	for (off = 0; off < sizeof(*leaf); off += 64)
 		__builtin_prefetch(p + off, 1);
 }
@@ -773,17 +778,58 @@ static bool inner_rebalance(struct va_inner *parent, unsigned int c)
 }
 
 /*
+ * @leaf (reached by @start) just fell below VA_LEAF_MIN: merge or top it
+ * up, and walk up while that leaves inner nodes underfull. Rare, so out
+ * of line: the common removal then needs no stack frame for it.
+ */
+static __attribute__((noinline)) void mend_underfull(struct gpuvm_va_index *idx,
+						     struct gpuvm_va_leaf *leaf,
+						     uint64_t start)
+{
+	struct va_path path;
+	int depth;
+
+	if (idx->height == 1) {
+		if (!leaf->nr) {
+			gpuvm_kfree(leaf);
+			idx->root = NULL;
+			idx->height = 0;
+			idx->finger = NULL;
+		}
+		return;
+	}
+	/* The entry lay within the separators around this leaf, as every
+	 * entry does, so its start still leads here. */
+	descend(idx, start, &path);
+	depth = (int)idx->height - 2;
+	if (!leaf_rebalance(idx, path.node[depth], path.slot[depth]))
+		return;
+	/* A merge took a child from the parent; walk up while that leaves
+	 * inner nodes underfull. */
+	for (; depth > 0; depth--) {
+		if (path.node[depth]->nr >= VA_INNER_MIN)
+			return;
+		if (!inner_rebalance(path.node[depth - 1],
+				     path.slot[depth - 1]))
+			return;
+	}
+	/* An inner root left with one child hands the tree to that child. */
+	if (path.node[0]->nr == 1) {
+		idx->root = path.node[0]->child[0];
+		idx->height--;
+		gpuvm_kfree(path.node[0]);
+	}
+}
+
+/*
  * Take the entry at @slot of @leaf out, then mend the tree if the leaf is
  * now underfull; @start is the entry's start, to find the path up.
  */
 static void *remove_at(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
 		       unsigned int slot, uint64_t start)
 {
-	struct va_path path;
-	int depth;
-	void *item;
+	void *item = leaf->val[slot].item;
 
-	item = leaf->val[slot].item;
 	memmove(&leaf->start[slot], &leaf->start[slot + 1],
 		(leaf->nr - slot - 1) * sizeof(leaf->start[0]));
 	memmove(&leaf->val[slot], &leaf->val[slot + 1],
@@ -795,40 +841,9 @@ static void *remove_at(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
 	idx->count--;
 	idx->seq++;
 	idx->finger = leaf;
-
-	if (idx->height == 1) {
-		if (!leaf->nr) {
-			gpuvm_kfree(leaf);
-			idx->root = NULL;
-			idx->height = 0;
-			idx->finger = NULL;
-		}
-		return item;
-	}
-	if (leaf->nr >= VA_LEAF_MIN)
-		return item;
-
-	/* The entry lay within the separators around this leaf, as every
-	 * entry does, so its start still leads here. */
-	descend(idx, start, &path);
-	depth = (int)idx->height - 2;
-	if (!leaf_rebalance(idx, path.node[depth], path.slot[depth]))
-		return item;
-	/* A merge took a child from the parent; walk up while that leaves
-	 * inner nodes underfull. */
-	for (; depth > 0; depth--) {
-		if (path.node[depth]->nr >= VA_INNER_MIN)
-			return item;
-		if (!inner_rebalance(path.node[depth - 1],
-				     path.slot[depth - 1]))
-			return item;
-	}
-	/* An inner root left with one child hands the tree to that child. */
-	if (path.node[0]->nr == 1) {
-		idx->root = path.node[0]->child[0];
-		idx->height--;
-		gpuvm_kfree(path.node[0]);
-	}
+	/* A root leaf may hold anything down to one entry. */
+	if (unlikely(leaf->nr < (idx->height == 1 ? 1 : VA_LEAF_MIN)))
+		mend_underfull(idx, leaf, start);
 	return item;
 }
 
