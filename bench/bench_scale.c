@@ -70,6 +70,7 @@
 #include <gpuvm/gpuvm.h>
 
 #include "bench.h"
+#include "bench_driver.h"
 
 #define PAGE 4096ull
 #define VM_SIZE (1ull << 32)
@@ -77,105 +78,9 @@
 #define NR_OBJS 4
 #define OBJ_PAGES (1ull << 18) /* nominal object size: 1 GiB */
 #define MAX_PAGES 16
-#define POOL_SLAB 4096
 #define NR_WORKERS 2
 #define MAX_ROUNDS 64
 #define CACHELINE 64
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "bench_scale: %s\n", what);
-	exit(1);
-}
-
-/* ---- the VA pool (as in bench_sm) ---------------------------------------- */
-
-struct bva {
-	struct gpuva va;
-	struct bva *next_free;
-};
-
-struct slab {
-	struct slab *next;
-	struct bva vas[POOL_SLAB];
-};
-
-struct pool {
-	struct bva *free;
-	struct slab *slabs;
-	unsigned long out; /* VAs handed out and not returned */
-};
-
-static void pool_grow(struct pool *p)
-{
-	struct slab *s = malloc(sizeof(*s));
-	unsigned int i;
-
-	if (!s)
-		fail("out of memory");
-	s->next = p->slabs;
-	p->slabs = s;
-	for (i = 0; i < POOL_SLAB; i++) {
-		s->vas[i].next_free = p->free;
-		p->free = &s->vas[i];
-	}
-}
-
-static struct gpuva *pool_get(struct pool *p)
-{
-	struct bva *b;
-
-	if (!p->free)
-		pool_grow(p);
-	b = p->free;
-	p->free = b->next_free;
-	p->out++;
-	memset(&b->va, 0, sizeof(b->va));
-	return &b->va;
-}
-
-static void pool_put(struct pool *p, struct gpuva *va)
-{
-	struct bva *b = gpuvm_container_of(va, struct bva, va);
-
-	b->next_free = p->free;
-	p->free = b;
-	p->out--;
-}
-
-/*
- * With every VA returned: relink the free list in slab order, so that a
- * rebuilt VM gets its VAs at the same places each time (the order left by
- * a run is scattered, and later runs would pay for it).
- */
-static void pool_reorder(struct pool *p)
-{
-	struct slab *s;
-	unsigned int i;
-
-	if (p->out)
-		fail("VAs still out of the pool");
-	p->free = NULL;
-	for (s = p->slabs; s; s = s->next) {
-		for (i = POOL_SLAB; i-- > 0;) {
-			s->vas[i].next_free = p->free;
-			p->free = &s->vas[i];
-		}
-	}
-}
-
-static void pool_fini(struct pool *p)
-{
-	struct slab *s, *next;
-
-	if (p->out)
-		fail("VAs still out of the pool");
-	for (s = p->slabs; s; s = next) {
-		next = s->next;
-		free(s);
-	}
-	memset(p, 0, sizeof(*p));
-}
 
 /* ---- a worker: its VM, objects, pool and request stream ------------------ */
 
@@ -201,12 +106,6 @@ static const struct gpuvm_gem_object_funcs obj_funcs = {
 	.free = obj_free,
 };
 
-struct request {
-	uint64_t addr, range, offset;
-	unsigned int obj; /* map: index into objs */
-	bool map;
-};
-
 /* What a measurement runs: requests on the VMs or the CPU-bound loop. */
 enum job { JOB_VM, JOB_CPU, JOB_CPU_ILP };
 
@@ -214,7 +113,7 @@ enum job { JOB_VM, JOB_CPU, JOB_CPU_ILP };
 struct worker {
 	struct gpuvm *vm;
 	struct gpuvm_gem_object *objs[NR_OBJS];
-	struct pool pool;
+	struct bench_pool pool;
 	uint64_t seed; /* of the prefill and of the request stream */
 	uint64_t rnd;
 	size_t prefill;
@@ -251,7 +150,7 @@ static void *alloc_lines(size_t size)
 	void *p = aligned_alloc(CACHELINE, bytes);
 
 	if (!p)
-		fail("out of memory");
+		bench_fail("out of memory");
 	memset(p, 0, bytes);
 	return p;
 }
@@ -263,7 +162,7 @@ static void worker_init(struct worker *w, size_t prefill, uint64_t seed)
 	unsigned int k;
 
 	if (!r_obj || VM_PAGES / prefill < MAX_PAGES)
-		fail("cannot set up the VM");
+		bench_fail("cannot set up the VM");
 	memset(w, 0, sizeof(*w));
 	w->seed = seed;
 	w->prefill = prefill;
@@ -279,97 +178,8 @@ static void worker_init(struct worker *w, size_t prefill, uint64_t seed)
 	}
 }
 
-/* ---- applying ops like a driver (as in bench_sm) ------------------------- */
-
-static void apply_ops(struct worker *w, struct gpuva_ops *ops,
-		      struct gpuvm_bo *map_vm_bo)
-{
-	struct gpuva_op *op;
-
-	gpuva_for_each_op(op, ops) {
-		struct gpuva *va, *old, *prev, *next;
-		struct gpuvm_gem_object *obj;
-		struct gpuvm_bo *vm_bo;
-
-		switch (op->op) {
-		case GPUVA_OP_MAP:
-			va = pool_get(&w->pool);
-			if (gpuva_map_checked(w->vm, va, &op->map))
-				fail("insert failed");
-			obj = va->gem.obj;
-			gpuvm_gem_gpuva_lock(obj);
-			gpuva_link(va, map_vm_bo);
-			gpuvm_gem_gpuva_unlock(obj);
-			break;
-		case GPUVA_OP_REMAP:
-			old = op->remap.unmap->va;
-			obj = old->gem.obj;
-			vm_bo = old->vm_bo;
-			prev = op->remap.prev ? pool_get(&w->pool) : NULL;
-			next = op->remap.next ? pool_get(&w->pool) : NULL;
-			gpuva_remap(prev, next, &op->remap);
-			/* The remnants first: old may hold the last ref. */
-			gpuvm_gem_gpuva_lock(obj);
-			if (prev)
-				gpuva_link(prev, vm_bo);
-			if (next)
-				gpuva_link(next, vm_bo);
-			gpuva_unlink(old);
-			gpuvm_gem_gpuva_unlock(obj);
-			pool_put(&w->pool, old);
-			break;
-		case GPUVA_OP_UNMAP:
-			old = op->unmap.va;
-			obj = old->gem.obj;
-			gpuvm_gem_gpuva_lock(obj);
-			gpuva_unlink(old);
-			gpuvm_gem_gpuva_unlock(obj);
-			gpuva_unmap(&op->unmap);
-			pool_put(&w->pool, old);
-			break;
-		default:
-			fail("unexpected op");
-		}
-	}
-}
-
-static void do_request(struct worker *w, const struct request *r)
-{
-	struct gpuvm_map_req req;
-	struct gpuvm_gem_object *obj;
-	struct gpuvm_bo *vm_bo;
-	struct gpuva_ops *ops;
-
-	if (!r->map) {
-		ops = gpuvm_sm_unmap_ops_create(w->vm, r->addr, r->range);
-		if (gpuvm_is_err(ops))
-			fail("unmap ops");
-		apply_ops(w, ops, NULL);
-		gpuva_ops_free(w->vm, ops);
-		return;
-	}
-
-	obj = w->objs[r->obj];
-	req.map.va.addr = r->addr;
-	req.map.va.range = r->range;
-	req.map.gem.obj = obj;
-	req.map.gem.offset = r->offset;
-	ops = gpuvm_sm_map_ops_create(w->vm, &req);
-	if (gpuvm_is_err(ops))
-		fail("map ops");
-	vm_bo = gpuvm_bo_create(w->vm, obj);
-	if (!vm_bo)
-		fail("out of memory");
-	vm_bo = gpuvm_bo_obtain_prealloc(vm_bo);
-	apply_ops(w, ops, vm_bo);
-	gpuvm_gem_gpuva_lock(obj);
-	gpuvm_bo_put(vm_bo);
-	gpuvm_gem_gpuva_unlock(obj);
-	gpuva_ops_free(w->vm, ops);
-}
-
 /* The next request of the stream: 1..MAX_PAGES pages anywhere. */
-static void next_request(uint64_t *rnd, struct request *r, bool map)
+static void next_request(uint64_t *rnd, struct bench_request *r, bool map)
 {
 	uint64_t pages = 1 + bench_rand(rnd) % MAX_PAGES;
 
@@ -393,12 +203,12 @@ static void check(struct worker *w)
 		    va->va.addr + va->va.range > VM_SIZE || va->vm != w->vm ||
 		    !va->vm_bo || va->vm_bo->vm != w->vm ||
 		    va->vm_bo->obj != va->gem.obj)
-			fail("inconsistent VA space");
+			bench_fail("inconsistent VA space");
 		end = va->va.addr + va->va.range;
 		count++;
 	}
 	if (count != w->pool.out)
-		fail("VA count differs from the pool");
+		bench_fail("VA count differs from the pool");
 }
 
 /* Unlink and remove every VA; no vm_bo may be left on the objects. */
@@ -414,13 +224,13 @@ static void teardown(struct worker *w)
 		gpuva_unlink(va);
 		gpuvm_gem_gpuva_unlock(obj);
 		gpuva_remove(va);
-		pool_put(&w->pool, va);
+		bench_pool_put(&w->pool, va);
 	}
 	if (w->pool.out)
-		fail("VAs left after teardown");
+		bench_fail("VAs left after teardown");
 	for (k = 0; k < NR_OBJS; k++)
 		if (gpuvm_gem_object_refcount(w->objs[k]) != 1)
-			fail("vm_bo leaked");
+			bench_fail("vm_bo leaked");
 }
 
 /*
@@ -430,12 +240,12 @@ static void teardown(struct worker *w)
 static void reset(struct worker *w)
 {
 	uint64_t slot_pages = VM_PAGES / w->prefill;
-	struct request r;
+	struct bench_request r;
 	size_t i;
 
 	check(w);
 	teardown(w);
-	pool_reorder(&w->pool);
+	bench_pool_reorder(&w->pool);
 	w->rnd = w->seed;
 	for (i = 0; i < w->prefill; i++) {
 		uint64_t pages = 1 + bench_rand(&w->rnd) % MAX_PAGES;
@@ -448,11 +258,11 @@ static void reset(struct worker *w)
 		r.obj = (unsigned int)(bench_rand(&w->rnd) % NR_OBJS);
 		r.offset =
 			(bench_rand(&w->rnd) % (OBJ_PAGES - MAX_PAGES)) * PAGE;
-		do_request(w, &r);
+		bench_do_request(w->vm, w->objs, &w->pool, &r);
 	}
 	check(w);
 	if (w->pool.out != w->prefill)
-		fail("prefill mappings overlap");
+		bench_fail("prefill mappings overlap");
 }
 
 static void worker_fini(struct worker *w)
@@ -464,9 +274,9 @@ static void worker_fini(struct worker *w)
 	for (k = 0; k < NR_OBJS; k++)
 		gpuvm_gem_object_put(w->objs[k]);
 	if (__atomic_load_n(&w->vm->kref, __ATOMIC_RELAXED) != 1)
-		fail("VM reference leaked");
+		bench_fail("VM reference leaked");
 	gpuvm_put(w->vm);
-	pool_fini(&w->pool);
+	bench_pool_fini(&w->pool);
 }
 
 /* ---- the two loads ------------------------------------------------------- */
@@ -474,12 +284,12 @@ static void worker_fini(struct worker *w)
 static void run_vm(struct worker *w)
 {
 	uint64_t rnd = w->stream_seed;
-	struct request r;
+	struct bench_request r;
 	unsigned long i;
 
 	for (i = 0; i < w->count; i++) {
 		next_request(&rnd, &r, i & 1);
-		do_request(w, &r);
+		bench_do_request(w->vm, w->objs, &w->pool, &r);
 	}
 }
 
@@ -581,7 +391,7 @@ static double measure(enum job job, unsigned int nr_threads,
 	if (nr_threads > 1) {
 		if (pthread_create(&workers[1].thread, NULL, second_thread,
 				   &workers[1]))
-			fail("cannot create a thread");
+			bench_fail("cannot create a thread");
 	}
 	prepare(&workers[0]);
 	if (nr_threads > 1)
@@ -703,7 +513,7 @@ int main(int argc, char **argv)
 	}
 	if (!nr_requests || !rounds || rounds > MAX_ROUNDS || !prefill ||
 	    prefill > VM_PAGES / MAX_PAGES)
-		fail("--requests, --rounds or --prefill out of range");
+		bench_fail("--requests, --rounds or --prefill out of range");
 
 	for (i = 0; i < NR_WORKERS; i++)
 		worker_init(&workers[i], prefill,
@@ -712,7 +522,7 @@ int main(int argc, char **argv)
 	/* Multi-threaded from here on, one thread or two. */
 	if (pthread_create(&t, NULL, idle_thread, NULL) ||
 	    pthread_join(t, NULL))
-		fail("cannot create a thread");
+		bench_fail("cannot create a thread");
 	vm->count = nr_requests;
 	cpu->count = cpu_iters;
 	ilp->count = cpu_iters / 8;

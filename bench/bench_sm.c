@@ -44,6 +44,7 @@
 #include <gpuvm/gpuvm.h>
 
 #include "bench.h"
+#include "bench_driver.h"
 
 #define PAGE 4096ull
 #define VM_SIZE (1ull << 40)
@@ -53,7 +54,6 @@
 #define MAX_PAGES 64
 #define ANCHOR_PAGES 64
 #define CHUNK 1000
-#define POOL_SLAB 4096
 
 /* Keeps two functions with the same body apart (see request_chunk). */
 #if defined(__has_attribute)
@@ -64,93 +64,6 @@
 #ifndef NO_ICF
 #define NO_ICF
 #endif
-
-static void fail(const char *what)
-{
-	fprintf(stderr, "bench_sm: %s\n", what);
-	exit(1);
-}
-
-/* ---- the VA pool --------------------------------------------------------- */
-
-struct bva {
-	struct gpuva va;
-	struct bva *next_free;
-};
-
-struct slab {
-	struct slab *next;
-	struct bva vas[POOL_SLAB];
-};
-
-struct pool {
-	struct bva *free;
-	struct slab *slabs;
-	unsigned long out; /* VAs handed out and not returned */
-	unsigned long nr_free;
-};
-
-static void pool_grow(struct pool *p)
-{
-	struct slab *s = malloc(sizeof(*s));
-	unsigned int i;
-
-	if (!s)
-		fail("out of memory");
-	s->next = p->slabs;
-	p->slabs = s;
-	for (i = 0; i < POOL_SLAB; i++) {
-		/* Touch it now: first-touch page faults are not a request's. */
-		memset(&s->vas[i], 0, sizeof(s->vas[i]));
-		s->vas[i].next_free = p->free;
-		p->free = &s->vas[i];
-	}
-	p->nr_free += POOL_SLAB;
-}
-
-/* Have @n VAs ready, between timed chunks (a request needs at most 3). */
-static void pool_reserve(struct pool *p, unsigned long n)
-{
-	while (p->nr_free < n)
-		pool_grow(p);
-}
-
-static struct gpuva *pool_get(struct pool *p)
-{
-	struct bva *b;
-
-	if (!p->free)
-		pool_grow(p);
-	b = p->free;
-	p->free = b->next_free;
-	p->out++;
-	p->nr_free--;
-	memset(&b->va, 0, sizeof(b->va));
-	return &b->va;
-}
-
-static void pool_put(struct pool *p, struct gpuva *va)
-{
-	struct bva *b = gpuvm_container_of(va, struct bva, va);
-
-	b->next_free = p->free;
-	p->free = b;
-	p->out--;
-	p->nr_free++;
-}
-
-static void pool_fini(struct pool *p)
-{
-	struct slab *s, *next;
-
-	if (p->out)
-		fail("VAs still out of the pool");
-	for (s = p->slabs; s; s = next) {
-		next = s->next;
-		free(s);
-	}
-	memset(p, 0, sizeof(*p));
-}
 
 /* ---- VM, objects, requests ----------------------------------------------- */
 
@@ -176,18 +89,12 @@ static const struct gpuvm_gem_object_funcs obj_funcs = {
 	.free = obj_free,
 };
 
-struct request {
-	uint64_t addr, range, offset;
-	unsigned int obj; /* map: index into objs */
-	bool map;
-};
-
 struct workload {
 	struct gpuvm *vm;
 	struct gpuvm_gem_object *objs[NR_OBJS];
-	struct pool pool;
+	struct bench_pool pool;
 	uint64_t rnd;
-	struct request *layout; /* the n mappings of the initial state */
+	struct bench_request *layout; /* the n mappings of the initial state */
 	size_t n;
 	double *chunk_ns;
 	/* Per request chunk: one random index lookup, timed right before
@@ -206,7 +113,7 @@ static void workload_init(struct workload *w, size_t n, uint64_t seed)
 	unsigned int k;
 
 	if (!v || !r_obj || slot_pages < MAX_PAGES)
-		fail("cannot set up the VM");
+		bench_fail("cannot set up the VM");
 	memset(w, 0, sizeof(*w));
 	w->rnd = seed;
 	w->n = n;
@@ -217,7 +124,7 @@ static void workload_init(struct workload *w, size_t n, uint64_t seed)
 	for (k = 0; k < NR_OBJS; k++) {
 		w->objs[k] = calloc(1, sizeof(*w->objs[k]));
 		if (!w->objs[k])
-			fail("out of memory");
+			bench_fail("out of memory");
 		gpuvm_gem_object_init_shared_resv(w->objs[k], &obj_funcs,
 						  OBJ_PAGES * PAGE,
 						  gpuvm_resv(w->vm));
@@ -228,9 +135,9 @@ static void workload_init(struct workload *w, size_t n, uint64_t seed)
 	w->layout = calloc(n, sizeof(*w->layout));
 	w->chunk_ns = calloc(n / CHUNK + 2, sizeof(*w->chunk_ns));
 	if (!w->layout || !w->chunk_ns)
-		fail("out of memory");
+		bench_fail("out of memory");
 	for (i = 0; i < n; i++) {
-		struct request *r = &w->layout[i];
+		struct bench_request *r = &w->layout[i];
 		uint64_t pages = 1 + bench_rand(&w->rnd) % MAX_PAGES;
 		uint64_t start = i * slot_pages +
 				 bench_rand(&w->rnd) % (slot_pages - pages + 1);
@@ -243,7 +150,7 @@ static void workload_init(struct workload *w, size_t n, uint64_t seed)
 			(bench_rand(&w->rnd) % (OBJ_PAGES - MAX_PAGES)) * PAGE;
 	}
 	for (i = n; i > 1; i--) {
-		struct request t;
+		struct bench_request t;
 
 		j = (size_t)(bench_rand(&w->rnd) % i);
 		t = w->layout[i - 1];
@@ -252,107 +159,18 @@ static void workload_init(struct workload *w, size_t n, uint64_t seed)
 	}
 }
 
-/* ---- applying ops like a driver ------------------------------------------ */
-
-static void apply_ops(struct workload *w, struct gpuva_ops *ops,
-		      struct gpuvm_bo *map_vm_bo)
-{
-	struct gpuva_op *op;
-
-	gpuva_for_each_op(op, ops) {
-		struct gpuva *va, *old, *prev, *next;
-		struct gpuvm_gem_object *obj;
-		struct gpuvm_bo *vm_bo;
-
-		switch (op->op) {
-		case GPUVA_OP_MAP:
-			va = pool_get(&w->pool);
-			if (gpuva_map_checked(w->vm, va, &op->map))
-				fail("insert failed");
-			obj = va->gem.obj;
-			gpuvm_gem_gpuva_lock(obj);
-			gpuva_link(va, map_vm_bo);
-			gpuvm_gem_gpuva_unlock(obj);
-			break;
-		case GPUVA_OP_REMAP:
-			old = op->remap.unmap->va;
-			obj = old->gem.obj;
-			vm_bo = old->vm_bo;
-			prev = op->remap.prev ? pool_get(&w->pool) : NULL;
-			next = op->remap.next ? pool_get(&w->pool) : NULL;
-			gpuva_remap(prev, next, &op->remap);
-			/* The remnants first: old may hold the last ref. */
-			gpuvm_gem_gpuva_lock(obj);
-			if (prev)
-				gpuva_link(prev, vm_bo);
-			if (next)
-				gpuva_link(next, vm_bo);
-			gpuva_unlink(old);
-			gpuvm_gem_gpuva_unlock(obj);
-			pool_put(&w->pool, old);
-			break;
-		case GPUVA_OP_UNMAP:
-			old = op->unmap.va;
-			obj = old->gem.obj;
-			gpuvm_gem_gpuva_lock(obj);
-			gpuva_unlink(old);
-			gpuvm_gem_gpuva_unlock(obj);
-			gpuva_unmap(&op->unmap);
-			pool_put(&w->pool, old);
-			break;
-		default:
-			fail("unexpected op");
-		}
-	}
-}
-
-static void do_request(struct workload *w, const struct request *r)
-{
-	struct gpuvm_map_req req;
-	struct gpuvm_gem_object *obj;
-	struct gpuvm_bo *vm_bo;
-	struct gpuva_ops *ops;
-
-	if (!r->map) {
-		ops = gpuvm_sm_unmap_ops_create(w->vm, r->addr, r->range);
-		if (gpuvm_is_err(ops))
-			fail("unmap ops");
-		apply_ops(w, ops, NULL);
-		gpuva_ops_free(w->vm, ops);
-		return;
-	}
-
-	obj = w->objs[r->obj];
-	req.map.va.addr = r->addr;
-	req.map.va.range = r->range;
-	req.map.gem.obj = obj;
-	req.map.gem.offset = r->offset;
-	ops = gpuvm_sm_map_ops_create(w->vm, &req);
-	if (gpuvm_is_err(ops))
-		fail("map ops");
-	vm_bo = gpuvm_bo_create(w->vm, obj);
-	if (!vm_bo)
-		fail("out of memory");
-	vm_bo = gpuvm_bo_obtain_prealloc(vm_bo);
-	apply_ops(w, ops, vm_bo);
-	gpuvm_gem_gpuva_lock(obj);
-	gpuvm_bo_put(vm_bo);
-	gpuvm_gem_gpuva_unlock(obj);
-	gpuva_ops_free(w->vm, ops);
-}
-
 /* ---- timing -------------------------------------------------------------- */
 
 /* Run @nr requests, timing the chunk; return the total ns. */
 static inline __attribute__((always_inline)) double
-run_chunk(struct workload *w, const struct request *reqs, size_t nr,
+run_chunk(struct workload *w, const struct bench_request *reqs, size_t nr,
 	  double *chunk_ns)
 {
 	double t0 = bench_now_ns(), t;
 	size_t i;
 
 	for (i = 0; i < nr; i++)
-		do_request(w, &reqs[i]);
+		bench_do_request(w->vm, w->objs, &w->pool, &reqs[i]);
 	t = bench_now_ns() - t0;
 	*chunk_ns = t / (double)nr;
 	return t;
@@ -387,7 +205,7 @@ static void emit(const char *name, struct workload *w, size_t nr_chunks,
 }
 
 static __attribute__((noinline)) NO_ICF double
-build_chunk(struct workload *w, const struct request *reqs, size_t nr,
+build_chunk(struct workload *w, const struct bench_request *reqs, size_t nr,
 	    double *chunk_ns)
 {
 	return run_chunk(w, reqs, nr, chunk_ns);
@@ -402,7 +220,7 @@ static void build(struct workload *w, bool report)
 	for (i = 0; i < w->n; i += CHUNK, c++) {
 		size_t nr = w->n - i < CHUNK ? w->n - i : CHUNK;
 
-		pool_reserve(&w->pool, nr);
+		bench_pool_reserve(&w->pool, nr);
 		total += build_chunk(w, &w->layout[i], nr, &w->chunk_ns[c]);
 	}
 	if (report)
@@ -419,12 +237,12 @@ static void check(struct workload *w)
 	gpuvm_for_each_va(va, w->vm) {
 		if (va->va.addr < end || !va->va.range || !va->vm_bo ||
 		    va->vm_bo->obj != va->gem.obj)
-			fail("inconsistent VA space");
+			bench_fail("inconsistent VA space");
 		end = va->va.addr + va->va.range;
 		count++;
 	}
 	if (count != w->pool.out)
-		fail("VA count differs from the pool");
+		bench_fail("VA count differs from the pool");
 }
 
 static void teardown(struct workload *w)
@@ -439,11 +257,11 @@ static void teardown(struct workload *w)
 		gpuva_unlink(va);
 		gpuvm_gem_gpuva_unlock(obj);
 		gpuva_remove(va);
-		pool_put(&w->pool, va);
+		bench_pool_put(&w->pool, va);
 	}
 	for (k = 0; k < NR_OBJS; k++)
 		if (gpuvm_gem_object_refcount(w->objs[k]) != 1)
-			fail("vm_bo leaked");
+			bench_fail("vm_bo leaked");
 }
 
 static void workload_fini(struct workload *w)
@@ -453,9 +271,9 @@ static void workload_fini(struct workload *w)
 	for (k = 0; k < NR_OBJS; k++)
 		gpuvm_gem_object_put(w->objs[k]);
 	if (__atomic_load_n(&w->vm->kref, __ATOMIC_RELAXED) != 1)
-		fail("VM reference leaked");
+		bench_fail("VM reference leaked");
 	gpuvm_put(w->vm);
-	pool_fini(&w->pool);
+	bench_pool_fini(&w->pool);
 	free(w->layout);
 	free(w->chunk_ns);
 }
@@ -481,13 +299,13 @@ static uint64_t anchored_page(struct workload *w, uint64_t pages)
 	return start > VM_PAGES - pages ? VM_PAGES - pages : start;
 }
 
-static void gen_requests(struct workload *w, struct request *reqs, size_t nr,
-			 bool anchored)
+static void gen_requests(struct workload *w, struct bench_request *reqs,
+			 size_t nr, bool anchored)
 {
 	size_t i;
 
 	for (i = 0; i < nr; i++) {
-		struct request *r = &reqs[i];
+		struct bench_request *r = &reqs[i];
 		uint64_t pages = 1 + bench_rand(&w->rnd) % MAX_PAGES;
 		uint64_t start =
 			anchored ? anchored_page(w, pages) :
@@ -533,7 +351,7 @@ static double measure_floor(struct workload *w, uint64_t *rnd, size_t nr)
  * bench/callgrind-sm.sh counts inside request_chunk only.
  */
 static __attribute__((noinline)) NO_ICF double
-request_chunk(struct workload *w, const struct request *reqs, size_t nr,
+request_chunk(struct workload *w, const struct bench_request *reqs, size_t nr,
 	      double *chunk_ns)
 {
 	return run_chunk(w, reqs, nr, chunk_ns);
@@ -541,7 +359,7 @@ request_chunk(struct workload *w, const struct request *reqs, size_t nr,
 
 static void run_requests(struct workload *w, size_t nr_requests, bool anchored)
 {
-	struct request reqs[CHUNK];
+	struct bench_request reqs[CHUNK];
 	size_t i, c = 0, nr_chunks = (nr_requests + CHUNK - 1) / CHUNK;
 	uint64_t floor_rnd = w->rnd ^ 0x9e3779b97f4a7c15ull;
 	double total = 0;
@@ -553,12 +371,12 @@ static void run_requests(struct workload *w, size_t nr_requests, bool anchored)
 	w->floor_ns = calloc(nr_chunks, sizeof(double));
 	w->floor_multiple = calloc(nr_chunks, sizeof(double));
 	if (!w->chunk_ns || !w->floor_ns || !w->floor_multiple)
-		fail("out of memory");
+		bench_fail("out of memory");
 	for (i = 0; i < nr_requests; i += CHUNK, c++) {
 		size_t nr = nr_requests - i < CHUNK ? nr_requests - i : CHUNK;
 
 		gen_requests(w, reqs, nr, anchored);
-		pool_reserve(&w->pool, 3 * nr);
+		bench_pool_reserve(&w->pool, 3 * nr);
 		w->floor_ns[c] = measure_floor(w, &floor_rnd, CHUNK);
 		total += request_chunk(w, reqs, nr, &w->chunk_ns[c]);
 		w->floor_multiple[c] = w->chunk_ns[c] / w->floor_ns[c];
@@ -628,7 +446,7 @@ int main(int argc, char **argv)
 	}
 	if (one) {
 		if (one < 1 || one > VM_PAGES / MAX_PAGES)
-			fail("--n out of range");
+			bench_fail("--n out of range");
 		run_size(&opts, one, nr_requests ? nr_requests : 1, only);
 		return 0;
 	}
