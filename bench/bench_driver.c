@@ -158,3 +158,18 @@ void bench_do_request(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
 	gpuvm_gem_gpuva_unlock(obj);
 	gpuva_ops_free(vm, ops);
 }
+
+void bench_remove_all(struct gpuvm *vm, struct bench_pool *pool)
+{
+	struct gpuva *va, *next;
+
+	gpuvm_for_each_va_safe(va, next, vm) {
+		struct gpuvm_gem_object *obj = va->gem.obj;
+
+		gpuvm_gem_gpuva_lock(obj);
+		gpuva_unlink(va);
+		gpuvm_gem_gpuva_unlock(obj);
+		gpuva_remove(va);
+		bench_pool_put(pool, va);
+	}
+}

@@ -95,4 +95,8 @@ struct bench_request {
 void bench_do_request(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
 		      struct bench_pool *pool, const struct bench_request *r);
 
+/* Unlink and remove every VA of @vm (under the objects' gpuva locks) and
+ * give it back to @pool. */
+void bench_remove_all(struct gpuvm *vm, struct bench_pool *pool);
+
 #endif /* GPUVM_BENCH_DRIVER_H */

@@ -214,18 +214,9 @@ static void check(struct worker *w)
 /* Unlink and remove every VA; no vm_bo may be left on the objects. */
 static void teardown(struct worker *w)
 {
-	struct gpuva *va, *next;
 	unsigned int k;
 
-	gpuvm_for_each_va_safe(va, next, w->vm) {
-		struct gpuvm_gem_object *obj = va->gem.obj;
-
-		gpuvm_gem_gpuva_lock(obj);
-		gpuva_unlink(va);
-		gpuvm_gem_gpuva_unlock(obj);
-		gpuva_remove(va);
-		bench_pool_put(&w->pool, va);
-	}
+	bench_remove_all(w->vm, &w->pool);
 	if (w->pool.out)
 		bench_fail("VAs left after teardown");
 	for (k = 0; k < NR_OBJS; k++)

@@ -247,18 +247,9 @@ static void check(struct workload *w)
 
 static void teardown(struct workload *w)
 {
-	struct gpuva *va, *next;
 	unsigned int k;
 
-	gpuvm_for_each_va_safe(va, next, w->vm) {
-		struct gpuvm_gem_object *obj = va->gem.obj;
-
-		gpuvm_gem_gpuva_lock(obj);
-		gpuva_unlink(va);
-		gpuvm_gem_gpuva_unlock(obj);
-		gpuva_remove(va);
-		bench_pool_put(&w->pool, va);
-	}
+	bench_remove_all(w->vm, &w->pool);
 	for (k = 0; k < NR_OBJS; k++)
 		if (gpuvm_gem_object_refcount(w->objs[k]) != 1)
 			bench_fail("vm_bo leaked");
