@@ -14,6 +14,24 @@ void bench_fail(const char *what)
 	exit(1);
 }
 
+static void vm_free(struct gpuvm *gpuvm)
+{
+	free(gpuvm);
+}
+
+const struct gpuvm_ops bench_vm_ops = {
+	.vm_free = vm_free,
+};
+
+static void obj_free(struct gpuvm_gem_object *obj)
+{
+	free(obj);
+}
+
+const struct gpuvm_gem_object_funcs bench_obj_funcs = {
+	.free = obj_free,
+};
+
 /* ---- the VA pool --------------------------------------------------------- */
 
 void bench_pool_grow(struct bench_pool *p)

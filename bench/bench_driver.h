@@ -33,6 +33,13 @@ struct bench_pool {
 	unsigned long nr_free;
 };
 
+/*
+ * Callbacks for a VM and GEM objects the benchmark allocated with malloc
+ * (or aligned_alloc), the struct gpuvm or the object at their start.
+ */
+extern const struct gpuvm_ops bench_vm_ops;
+extern const struct gpuvm_gem_object_funcs bench_obj_funcs;
+
 /* Print "PROGRAM: @what" and exit(1). */
 __attribute__((noreturn)) void bench_fail(const char *what);
 

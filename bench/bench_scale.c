@@ -84,28 +84,6 @@
 
 /* ---- a worker: its VM, objects, pool and request stream ------------------ */
 
-struct bvm {
-	struct gpuvm base;
-};
-
-static void bvm_free(struct gpuvm *gpuvm)
-{
-	free(gpuvm_container_of(gpuvm, struct bvm, base));
-}
-
-static const struct gpuvm_ops bvm_ops = {
-	.vm_free = bvm_free,
-};
-
-static void obj_free(struct gpuvm_gem_object *obj)
-{
-	free(obj);
-}
-
-static const struct gpuvm_gem_object_funcs obj_funcs = {
-	.free = obj_free,
-};
-
 /* What a measurement runs: requests on the VMs or the CPU-bound loop. */
 enum job { JOB_VM, JOB_CPU, JOB_CPU_ILP };
 
@@ -157,7 +135,7 @@ static void *alloc_lines(size_t size)
 
 static void worker_init(struct worker *w, size_t prefill, uint64_t seed)
 {
-	struct bvm *v = alloc_lines(sizeof(*v));
+	struct gpuvm *v = alloc_lines(sizeof(*v));
 	struct gpuvm_gem_object *r_obj = gpuvm_resv_object_alloc();
 	unsigned int k;
 
@@ -166,13 +144,13 @@ static void worker_init(struct worker *w, size_t prefill, uint64_t seed)
 	memset(w, 0, sizeof(*w));
 	w->seed = seed;
 	w->prefill = prefill;
-	gpuvm_init(&v->base, "bench_scale", GPUVM_IMMEDIATE_MODE, r_obj, 0,
-		   VM_SIZE, 0, 0, &bvm_ops);
+	gpuvm_init(v, "bench_scale", GPUVM_IMMEDIATE_MODE, r_obj, 0, VM_SIZE, 0,
+		   0, &bench_vm_ops);
 	gpuvm_gem_object_put(r_obj);
-	w->vm = &v->base;
+	w->vm = v;
 	for (k = 0; k < NR_OBJS; k++) {
 		w->objs[k] = alloc_lines(sizeof(*w->objs[k]));
-		gpuvm_gem_object_init_shared_resv(w->objs[k], &obj_funcs,
+		gpuvm_gem_object_init_shared_resv(w->objs[k], &bench_obj_funcs,
 						  OBJ_PAGES * PAGE,
 						  gpuvm_resv(w->vm));
 	}

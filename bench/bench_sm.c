@@ -67,28 +67,6 @@
 
 /* ---- VM, objects, requests ----------------------------------------------- */
 
-struct bvm {
-	struct gpuvm base;
-};
-
-static void bvm_free(struct gpuvm *gpuvm)
-{
-	free(gpuvm_container_of(gpuvm, struct bvm, base));
-}
-
-static const struct gpuvm_ops bvm_ops = {
-	.vm_free = bvm_free,
-};
-
-static void obj_free(struct gpuvm_gem_object *obj)
-{
-	free(obj);
-}
-
-static const struct gpuvm_gem_object_funcs obj_funcs = {
-	.free = obj_free,
-};
-
 struct workload {
 	struct gpuvm *vm;
 	struct gpuvm_gem_object *objs[NR_OBJS];
@@ -106,7 +84,7 @@ struct workload {
 
 static void workload_init(struct workload *w, size_t n, uint64_t seed)
 {
-	struct bvm *v = calloc(1, sizeof(*v));
+	struct gpuvm *v = calloc(1, sizeof(*v));
 	struct gpuvm_gem_object *r_obj = gpuvm_resv_object_alloc();
 	uint64_t slot_pages = VM_PAGES / n;
 	size_t i, j;
@@ -117,15 +95,15 @@ static void workload_init(struct workload *w, size_t n, uint64_t seed)
 	memset(w, 0, sizeof(*w));
 	w->rnd = seed;
 	w->n = n;
-	gpuvm_init(&v->base, "bench_sm", GPUVM_IMMEDIATE_MODE, r_obj, 0,
-		   VM_SIZE, 0, 0, &bvm_ops);
+	gpuvm_init(v, "bench_sm", GPUVM_IMMEDIATE_MODE, r_obj, 0, VM_SIZE, 0, 0,
+		   &bench_vm_ops);
 	gpuvm_gem_object_put(r_obj);
-	w->vm = &v->base;
+	w->vm = v;
 	for (k = 0; k < NR_OBJS; k++) {
 		w->objs[k] = calloc(1, sizeof(*w->objs[k]));
 		if (!w->objs[k])
 			bench_fail("out of memory");
-		gpuvm_gem_object_init_shared_resv(w->objs[k], &obj_funcs,
+		gpuvm_gem_object_init_shared_resv(w->objs[k], &bench_obj_funcs,
 						  OBJ_PAGES * PAGE,
 						  gpuvm_resv(w->vm));
 	}

@@ -76,6 +76,7 @@
 #include <gpuvm/gpuvm.h>
 
 #include "bench.h"
+#include "bench_driver.h"
 
 #define NR_IDX 4096 /* random VM indices per batch, a power of two */
 
@@ -87,40 +88,18 @@ static void fail(const char *what)
 
 /* ---- VMs and objects ----------------------------------------------------- */
 
-struct bvm {
-	struct gpuvm base;
-};
-
-static void bvm_free(struct gpuvm *gpuvm)
-{
-	free(gpuvm_container_of(gpuvm, struct bvm, base));
-}
-
-static const struct gpuvm_ops bvm_ops = {
-	.vm_free = bvm_free,
-};
-
 static struct gpuvm *vm_new(enum gpuvm_flags flags)
 {
-	struct bvm *v = calloc(1, sizeof(*v));
+	struct gpuvm *v = calloc(1, sizeof(*v));
 	struct gpuvm_gem_object *r_obj = gpuvm_resv_object_alloc();
 
 	if (!v || !r_obj)
 		fail("out of memory");
-	gpuvm_init(&v->base, "bench", flags, r_obj, 0, 1ull << 40, 0, 0,
-		   &bvm_ops);
+	gpuvm_init(v, "bench", flags, r_obj, 0, 1ull << 40, 0, 0,
+		   &bench_vm_ops);
 	gpuvm_gem_object_put(r_obj); /* the VM holds it */
-	return &v->base;
+	return v;
 }
-
-static void obj_free(struct gpuvm_gem_object *obj)
-{
-	free(obj);
-}
-
-static const struct gpuvm_gem_object_funcs obj_funcs = {
-	.free = obj_free,
-};
 
 /* An external object (its own resv). */
 static struct gpuvm_gem_object *obj_new(void)
@@ -129,7 +108,7 @@ static struct gpuvm_gem_object *obj_new(void)
 
 	if (!obj)
 		fail("out of memory");
-	gpuvm_gem_object_init(obj, &obj_funcs, 1 << 20);
+	gpuvm_gem_object_init(obj, &bench_obj_funcs, 1 << 20);
 	return obj;
 }
 

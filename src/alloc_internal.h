@@ -156,7 +156,7 @@ static inline void gpuvm_kfree_sized__(void *ptr, size_t size)
 {
 	if (!ptr)
 		return;
-	if (unlikely(gpuvm_slow() & GPUVM_SLOW_DEBUG)) {
+	if (unlikely(gpuvm_debug_active())) {
 		gpuvm_kfree_sized_checked__(ptr, size);
 		return;
 	}

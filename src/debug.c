@@ -32,7 +32,6 @@
  * signalling rules this is a fence wait too (the kernel's fs_reclaim). */
 #define CLASS_ALLOC_UNDER (1u << 2)
 
-bool gpuvm_debug_on__ = true;
 unsigned int gpuvm_slow__ = GPUVM_SLOW_DEBUG;
 
 /* ---- warnings ---------------------------------------------------------- */
@@ -50,10 +49,8 @@ void gpuvm_debug_read_environment__(void)
 	const char *dbg = getenv("GPUVM_DEBUG");
 	const char *warn = getenv("GPUVM_WARN");
 
-	if (dbg && (!strcmp(dbg, "0") || !strcmp(dbg, "off"))) {
-		gpuvm_debug_on__ = false;
+	if (dbg && (!strcmp(dbg, "0") || !strcmp(dbg, "off")))
 		gpuvm_slow_set(GPUVM_SLOW_DEBUG, false);
-	}
 	if (warn && !strcmp(warn, "abort"))
 		warn_mode = WARN_ABORT;
 	else if (warn && !strcmp(warn, "silent"))
@@ -113,7 +110,6 @@ GPUVM_EXPORT unsigned long gpuvm_warn_count(void)
 
 GPUVM_EXPORT void gpuvm_debug_enable(bool enable)
 {
-	__atomic_store_n(&gpuvm_debug_on__, enable, __ATOMIC_RELAXED);
 	gpuvm_slow_set(GPUVM_SLOW_DEBUG, enable);
 }
 

@@ -23,14 +23,6 @@
 
 #define GPUVM_RET_IP ((const void *)__builtin_return_address(0))
 
-/* The checker switch, read on every hook: one predictable branch. */
-extern bool gpuvm_debug_on__;
-
-static inline bool gpuvm_debug_active(void)
-{
-	return __atomic_load_n(&gpuvm_debug_on__, __ATOMIC_RELAXED);
-}
-
 /*
  * Everything that makes a hot path slow when asked for, in one word: the
  * checker (GPUVM_DEBUG), an installed schedule explorer, an armed fault
@@ -53,6 +45,12 @@ static inline void gpuvm_slow_set(unsigned int bit, bool on)
 		__atomic_fetch_or(&gpuvm_slow__, bit, __ATOMIC_RELAXED);
 	else
 		__atomic_fetch_and(&gpuvm_slow__, ~bit, __ATOMIC_RELAXED);
+}
+
+/* The checker switch, read on every hook: one predictable branch. */
+static inline bool gpuvm_debug_active(void)
+{
+	return gpuvm_slow() & GPUVM_SLOW_DEBUG;
 }
 
 /*

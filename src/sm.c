@@ -570,8 +570,8 @@ static bool remap_prev_in_place(struct gpuvm *gpuvm, struct gpuva *old,
 {
 	uint64_t addr = old->va.addr, range = old->va.range;
 
-	if (old == &gpuvm->kernel_alloc_node || old->vm != gpuvm ||
-	    op->va.addr != addr || !op->va.range || op->va.range > range)
+	if (old == &gpuvm->kernel_alloc_node || op->va.addr != addr ||
+	    !op->va.range || op->va.range > range)
 		return false;
 	gpuva_init_from_op(va, op);
 	/* Same start, no further end: the order of the index and the list

@@ -847,18 +847,30 @@ static void *remove_at(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
 	return item;
 }
 
-void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
+/*
+ * Position of the entry starting exactly at @start (none: leaf NULL). An
+ * equal start cannot be in the previous leaf: it would be below this
+ * leaf's separator, which is <= start.
+ */
+static struct va_pos exact_pos(const struct gpuvm_va_index *idx, uint64_t start)
 {
 	struct gpuvm_va_leaf *leaf;
 	unsigned int slot;
 
 	if (!idx->height)
-		return NULL;
+		return (struct va_pos){ NULL, 0 };
 	leaf = descend(idx, start, NULL);
 	slot = leaf_rank_le(leaf, start);
 	if (!slot || leaf->start[slot - 1] != start)
-		return NULL;
-	return remove_at(idx, leaf, slot - 1, start);
+		return (struct va_pos){ NULL, 0 };
+	return (struct va_pos){ leaf, slot - 1 };
+}
+
+void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
+{
+	struct va_pos p = exact_pos(idx, start);
+
+	return p.leaf ? remove_at(idx, p.leaf, p.slot, start) : NULL;
 }
 
 /* Where @item (starting at @start) sits, through its backref; leaf NULL
@@ -894,16 +906,10 @@ void gpuvm_va_index_replace(struct gpuvm_va_index *idx, void *old_item,
 {
 	struct va_pos p = item_pos(idx, old_item, start);
 
-	if (!p.leaf) {
-		if (!idx->height)
-			return;
-		p.leaf = descend(idx, start, NULL);
-		p.slot = leaf_rank_le(p.leaf, start);
-		if (!p.slot || p.leaf->start[p.slot - 1] != start ||
-		    p.leaf->val[p.slot - 1].item != old_item)
-			return;
-		p.slot--;
-	}
+	if (!p.leaf)
+		p = exact_pos(idx, start);
+	if (!p.leaf || p.leaf->val[p.slot].item != old_item)
+		return;
 	backref_clear(idx, p.leaf->val[p.slot].item);
 	p.leaf->val[p.slot] = (struct va_val){ end, item };
 	backref_set(idx, p.leaf, p.slot, p.slot + 1);
@@ -1009,18 +1015,9 @@ void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
 void *gpuvm_va_index_lookup_exact(const struct gpuvm_va_index *idx,
 				  uint64_t start)
 {
-	struct gpuvm_va_leaf *leaf;
-	unsigned int slot;
+	struct va_pos p = exact_pos(idx, start);
 
-	if (!idx->height)
-		return NULL;
-	leaf = descend(idx, start, NULL);
-	slot = leaf_rank_le(leaf, start);
-	/* An equal start cannot be in the previous leaf: it would be below
-	 * this leaf's separator, which is <= start. */
-	if (!slot || leaf->start[slot - 1] != start)
-		return NULL;
-	return leaf->val[slot - 1].item;
+	return p.leaf ? p.leaf->val[p.slot].item : NULL;
 }
 
 void *gpuvm_va_index_lower_than(const struct gpuvm_va_index *idx, uint64_t addr)
