@@ -13,8 +13,6 @@
 #ifndef GPUVM_MUTEX_H
 #define GPUVM_MUTEX_H
 
-#include <pthread.h>
-
 #include <gpuvm/common.h>
 #include <gpuvm/debug.h>
 
@@ -22,15 +20,13 @@ GPUVM_BEGIN_DECLS
 
 /**
  * struct gpuvm_mutex - a sleeping mutex reported to the debug checker
- * @lock: the pthread mutex that does the locking
- * @locked: 1 while some thread holds @lock, else 0 (atomic), for
- *	gpuvm_mutex_is_locked()
+ * @locked: the lock word (atomic): 0 free, 1 held, 2 held with waiters
+ *	asleep on it (a futex on Linux)
  * @dep_map: the mutex as the checker knows it (class and name)
  *
  * Initialise with gpuvm_mutex_init(); there is no static initialiser.
  */
 struct gpuvm_mutex {
-	pthread_mutex_t lock;
 	int locked;
 	struct gpuvm_lockdep_map dep_map;
 };

@@ -28,7 +28,7 @@ pub struct gpuvm_llist_node {
 /// `struct gpuvm_mutex`: never read from Rust, only embedded.
 #[repr(C)]
 pub struct gpuvm_mutex {
-    _opaque: [u64; 8],
+    _opaque: [u64; 3],
 }
 
 /// `struct gpuvm_dma_resv`: never read from Rust, only embedded.
