@@ -61,10 +61,21 @@ GPUVM_EXPORT void gpuvm_gem_object_set_label(struct gpuvm_gem_object *obj,
 		obj->resv == &obj->_resv ? &obj->_resv.lock.dep_map : NULL);
 }
 
+/* With the explorer on: out of line, so that the common get and put need
+ * no stack frame. */
+static __attribute__((noinline)) struct gpuvm_gem_object *
+get_scheduled(struct gpuvm_gem_object *obj)
+{
+	gpuvm_sched_point(GPUVM_SCHED_REF, &obj->refcount);
+	gpuvm_kref_get(&obj->refcount, "gpuvm_gem_object_get");
+	return obj;
+}
+
 GPUVM_EXPORT struct gpuvm_gem_object *
 gpuvm_gem_object_get(struct gpuvm_gem_object *obj)
 {
-	gpuvm_sched_point(GPUVM_SCHED_REF, &obj->refcount);
+	if (gpuvm_sched_active())
+		return get_scheduled(obj);
 	gpuvm_kref_get(&obj->refcount, "gpuvm_gem_object_get");
 	return obj;
 }
@@ -90,7 +101,8 @@ static void check_freed_under_gpuva_lock(struct gpuvm_gem_object *obj)
 		   what, map->name, site);
 }
 
-static void gem_object_release(struct gpuvm_gem_object *obj)
+static __attribute__((noinline)) void
+gem_object_release(struct gpuvm_gem_object *obj)
 {
 	check_freed_under_gpuva_lock(obj);
 	gpuvm_dma_resv_fini(&obj->_resv);
@@ -103,12 +115,21 @@ static void gem_object_release(struct gpuvm_gem_object *obj)
 		obj->funcs->free(obj);
 }
 
+static __attribute__((noinline)) void
+put_scheduled(struct gpuvm_gem_object *obj)
+{
+	gpuvm_sched_point(GPUVM_SCHED_REF, &obj->refcount);
+	if (gpuvm_kref_put(&obj->refcount, "gpuvm_gem_object_put"))
+		gem_object_release(obj);
+}
+
 GPUVM_EXPORT void gpuvm_gem_object_put(struct gpuvm_gem_object *obj)
 {
 	if (!obj)
 		return;
-	gpuvm_sched_point(GPUVM_SCHED_REF, &obj->refcount);
-	if (gpuvm_kref_put(&obj->refcount, "gpuvm_gem_object_put"))
+	if (gpuvm_sched_active())
+		put_scheduled(obj);
+	else if (gpuvm_kref_put(&obj->refcount, "gpuvm_gem_object_put"))
 		gem_object_release(obj);
 }
 

@@ -27,7 +27,7 @@
  * Everything that makes a hot path slow when asked for, in one word: the
  * checker (GPUVM_DEBUG), an installed schedule explorer, an armed fault
  * injection. With all off, an allocation or a mutex operation tests this
- * word once and goes straight to malloc or pthreads.
+ * word once and goes straight to malloc or the lock word.
  */
 #define GPUVM_SLOW_DEBUG (1u << 0)
 #define GPUVM_SLOW_SCHED (1u << 1)
@@ -110,7 +110,6 @@ static inline bool gpuvm_knobs_built(void)
  * Schedule exploration (testing.h). Set while an explorer is installed;
  * without one every point below is a single predictable branch.
  */
-extern int gpuvm_sched_active__;
 void gpuvm_sched_point__(enum gpuvm_sched_event ev, const void *obj);
 bool gpuvm_sched_managed__(void);
 void gpuvm_sched_block__(const void *wait_obj);
@@ -118,8 +117,7 @@ void gpuvm_sched_wake__(const void *wait_obj);
 
 static inline bool gpuvm_sched_active(void)
 {
-	return unlikely(
-		__atomic_load_n(&gpuvm_sched_active__, __ATOMIC_RELAXED));
+	return unlikely(gpuvm_slow() & GPUVM_SLOW_SCHED);
 }
 
 static inline void gpuvm_sched_point(enum gpuvm_sched_event ev, const void *obj)

@@ -10,7 +10,6 @@
 #include "internal.h"
 #include "sched_cond.h"
 
-int gpuvm_sched_active__;
 static const struct gpuvm_sched_ops *sched_ops;
 static void *sched_data;
 
@@ -21,7 +20,6 @@ GPUVM_EXPORT void gpuvm_sched_set_ops(const struct gpuvm_sched_ops *ops,
 
 	sched_ops = ops;
 	sched_data = data;
-	__atomic_store_n(&gpuvm_sched_active__, ops != NULL, __ATOMIC_SEQ_CST);
 	gpuvm_slow_set(GPUVM_SLOW_SCHED, ops != NULL);
 	/* Named hook points are scheduling points too: make them call in. */
 	if (ops && !was)

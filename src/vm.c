@@ -139,12 +139,24 @@ static void gpuvm_fini(struct gpuvm *gpuvm)
 	gpuvm_gem_object_put(gpuvm->r_obj);
 }
 
-struct gpuvm *gpuvm_get(struct gpuvm *gpuvm)
+/* The checker and the explorer: out of line, so that the common get and
+ * put need no stack frame. */
+#define VM_REF_SLOW (GPUVM_SLOW_DEBUG | GPUVM_SLOW_SCHED)
+
+static __attribute__((noinline)) struct gpuvm *get_checked(struct gpuvm *gpuvm)
 {
 	gpuvm_sched_point(GPUVM_SCHED_REF, &gpuvm->kref);
 	gpuvm_kref_get(&gpuvm->kref, "gpuvm_get");
 	if (gpuvm_debug_active())
 		gpuvm_obj_vm_kref__(gpuvm, &gpuvm->kref);
+	return gpuvm;
+}
+
+struct gpuvm *gpuvm_get(struct gpuvm *gpuvm)
+{
+	if (unlikely(gpuvm_slow() & VM_REF_SLOW))
+		return get_checked(gpuvm);
+	gpuvm_kref_get(&gpuvm->kref, "gpuvm_get");
 	return gpuvm;
 }
 
@@ -161,19 +173,11 @@ static void gpuvm_poison(struct gpuvm *gpuvm)
 	gpuvm->r_obj = GPUVM_POISON_PTR;
 }
 
-void gpuvm_put(struct gpuvm *gpuvm)
+/* The last reference is gone: tear down and hand back to the driver. */
+static __attribute__((noinline)) void vm_release(struct gpuvm *gpuvm)
 {
 	const struct gpuvm_ops *ops;
 
-	if (!gpuvm)
-		return;
-	gpuvm_sched_point(GPUVM_SCHED_REF, &gpuvm->kref);
-	if (!gpuvm_kref_put(&gpuvm->kref, "gpuvm_put")) {
-		/* The leak report compares this with the VM's vm_bos. */
-		if (gpuvm_debug_active())
-			gpuvm_obj_vm_kref__(gpuvm, &gpuvm->kref);
-		return;
-	}
 	if (obj_tracking())
 		gpuvm_obj_untrack__(gpuvm);
 
@@ -194,6 +198,28 @@ void gpuvm_put(struct gpuvm *gpuvm)
 		return;
 	}
 	ops->vm_free(gpuvm);
+}
+
+static __attribute__((noinline)) void put_checked(struct gpuvm *gpuvm)
+{
+	gpuvm_sched_point(GPUVM_SCHED_REF, &gpuvm->kref);
+	if (gpuvm_kref_put(&gpuvm->kref, "gpuvm_put")) {
+		vm_release(gpuvm);
+		return;
+	}
+	/* The leak report compares this with the VM's vm_bos. */
+	if (gpuvm_debug_active())
+		gpuvm_obj_vm_kref__(gpuvm, &gpuvm->kref);
+}
+
+void gpuvm_put(struct gpuvm *gpuvm)
+{
+	if (!gpuvm)
+		return;
+	if (unlikely(gpuvm_slow() & VM_REF_SLOW))
+		put_checked(gpuvm);
+	else if (gpuvm_kref_put(&gpuvm->kref, "gpuvm_put"))
+		vm_release(gpuvm);
 }
 
 static void resv_object_free(struct gpuvm_gem_object *obj)

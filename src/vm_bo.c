@@ -268,14 +268,29 @@ static void vm_bo_free(struct gpuvm_bo *vm_bo)
 	gpuvm_gem_object_put(obj);
 }
 
-struct gpuvm_bo *gpuvm_bo_find(struct gpuvm *gpuvm,
-			       struct gpuvm_gem_object *obj)
+/* gpuvm_bo_find() with the checker or the explorer on. */
+static __attribute__((noinline)) struct gpuvm_bo *
+find_checked(struct gpuvm *gpuvm, struct gpuvm_gem_object *obj)
 {
 	struct gpuvm_bo *vm_bo;
 
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_find");
 	vm_bo = hash_lookup(obj, gpuvm);
 	return vm_bo ? gpuvm_bo_get(vm_bo) : NULL;
+}
+
+struct gpuvm_bo *gpuvm_bo_find(struct gpuvm *gpuvm,
+			       struct gpuvm_gem_object *obj)
+{
+	struct gpuvm_bo *vm_bo;
+
+	/* Apart, so that the common lookup needs no stack frame. */
+	if (unlikely(gpuvm_slow() & (GPUVM_SLOW_DEBUG | GPUVM_SLOW_SCHED)))
+		return find_checked(gpuvm, obj);
+	vm_bo = hash_lookup(obj, gpuvm);
+	if (vm_bo)
+		gpuvm_kref_get(&vm_bo->kref, "gpuvm_bo_get");
+	return vm_bo;
 }
 
 /* gpuvm_bo_obtain_locked() when there is no vm_bo yet: create and publish
@@ -377,9 +392,20 @@ struct gpuvm_bo *gpuvm_bo_obtain_prealloc(struct gpuvm_bo *prealloc)
 	return prealloc;
 }
 
-struct gpuvm_bo *gpuvm_bo_get(struct gpuvm_bo *vm_bo)
+/* With the explorer on: out of line, so that the common get needs no
+ * stack frame. */
+static __attribute__((noinline)) struct gpuvm_bo *
+get_scheduled(struct gpuvm_bo *vm_bo)
 {
 	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
+	gpuvm_kref_get(&vm_bo->kref, "gpuvm_bo_get");
+	return vm_bo;
+}
+
+struct gpuvm_bo *gpuvm_bo_get(struct gpuvm_bo *vm_bo)
+{
+	if (gpuvm_sched_active())
+		return get_scheduled(vm_bo);
 	gpuvm_kref_get(&vm_bo->kref, "gpuvm_bo_get");
 	return vm_bo;
 }
@@ -429,15 +455,29 @@ bool gpuvm_bo_destroy_not_in_lists(struct gpuvm_bo *vm_bo)
 	return true;
 }
 
+/* The last put, and any put with the explorer on: out of line, so that
+ * the common put needs no stack frame. */
+static __attribute__((noinline)) bool put_slow(struct gpuvm_bo *vm_bo,
+					       bool last)
+{
+	if (!last) {
+		gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
+		if (!gpuvm_kref_put(&vm_bo->kref, "gpuvm_bo_put"))
+			return false;
+	}
+	vm_bo_destroy(vm_bo);
+	return true;
+}
+
 bool gpuvm_bo_put(struct gpuvm_bo *vm_bo)
 {
 	if (!vm_bo)
 		return false;
-	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
+	if (gpuvm_sched_active())
+		return put_slow(vm_bo, false);
 	if (!gpuvm_kref_put(&vm_bo->kref, "gpuvm_bo_put"))
 		return false;
-	vm_bo_destroy(vm_bo);
-	return true;
+	return put_slow(vm_bo, true);
 }
 
 /* gpuva lock held; the count just reached zero. */
