@@ -71,18 +71,29 @@ static void counter_worker(unsigned int i, void *arg)
 	}
 }
 
+/*
+ * Run @worker on @threads threads over a fresh mutex, with the checker
+ * @checker; afterwards nobody may have overlapped in the section and the
+ * mutex must be free. The caller checks what the workers counted.
+ */
+static void run_threads(struct shared *s, bool checker, unsigned int threads,
+			void (*worker)(unsigned int i, void *arg))
+{
+	gpuvm_debug_enable(checker);
+	gpuvm_mutex_init(&s->lock, "test", &test_class);
+	harness_run_threads(threads, worker, s);
+	assert_int_equal(s->overlaps, 0);
+	assert_false(gpuvm_mutex_is_locked(&s->lock));
+	gpuvm_mutex_destroy(&s->lock);
+	gpuvm_debug_enable(true);
+}
+
 static void run_counter(bool checker)
 {
 	struct shared s = { 0 };
 
-	gpuvm_debug_enable(checker);
-	gpuvm_mutex_init(&s.lock, "counter", &test_class);
-	harness_run_threads(THREADS, counter_worker, &s);
+	run_threads(&s, checker, THREADS, counter_worker);
 	assert_int_equal(s.counter, (unsigned long)THREADS * ITERS);
-	assert_int_equal(s.overlaps, 0);
-	assert_false(gpuvm_mutex_is_locked(&s.lock));
-	gpuvm_mutex_destroy(&s.lock);
-	gpuvm_debug_enable(true);
 }
 
 static void test_counter_checker_off(void **state)
@@ -126,14 +137,8 @@ static void run_sleepers(bool checker)
 {
 	struct shared s = { 0 };
 
-	gpuvm_debug_enable(checker);
-	gpuvm_mutex_init(&s.lock, "sleepers", &test_class);
-	harness_run_threads(SLEEPERS + 1, sleeper_worker, &s);
+	run_threads(&s, checker, SLEEPERS + 1, sleeper_worker);
 	assert_int_equal(s.acquired, SLEEPERS);
-	assert_int_equal(s.overlaps, 0);
-	assert_false(gpuvm_mutex_is_locked(&s.lock));
-	gpuvm_mutex_destroy(&s.lock);
-	gpuvm_debug_enable(true);
 }
 
 static void test_sleepers_checker_off(void **state)
@@ -177,12 +182,7 @@ static void test_trylock_checker_off(void **state)
 	struct shared s = { 0 };
 
 	(void)state;
-	gpuvm_debug_enable(false);
-	gpuvm_mutex_init(&s.lock, "trylock", &test_class);
-	harness_run_threads(2, trylock_worker, &s);
-	assert_false(gpuvm_mutex_is_locked(&s.lock));
-	gpuvm_mutex_destroy(&s.lock);
-	gpuvm_debug_enable(true);
+	run_threads(&s, false, 2, trylock_worker);
 }
 
 int main(int argc, char **argv)
