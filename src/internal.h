@@ -47,6 +47,13 @@ static inline void gpuvm_slow_set(unsigned int bit, bool on)
 		__atomic_fetch_and(&gpuvm_slow__, ~bit, __ATOMIC_RELAXED);
 }
 
+/* The checker or the explorer is on: locks and references take their
+ * checked paths. */
+static inline bool gpuvm_checked_path(void)
+{
+	return unlikely(gpuvm_slow() & (GPUVM_SLOW_DEBUG | GPUVM_SLOW_SCHED));
+}
+
 /* The checker switch, read on every hook: one predictable branch. */
 static inline bool gpuvm_debug_active(void)
 {

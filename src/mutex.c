@@ -4,7 +4,7 @@
  *
  * The lock is one word: 0 free, 1 held, 2 held with sleepers. Taking a free
  * lock is one compare-and-swap and letting go of one nobody waits for is
- * one exchange, as in the kernel's mutex; a pthread mutex costs some forty
+ * one exchange, as in the kernel's mutex; a pthread mutex costs some fifty
  * instructions more per pair, which a bind pays several times. Waiters
  * sleep on the word (a futex), after a short spin.
  */
@@ -24,7 +24,7 @@ static void word_wait(int *word, int val)
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
-static void word_wake(int *word)
+static __attribute__((noinline)) void word_wake(int *word)
 {
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -130,15 +130,11 @@ static bool mutex_destroyed(struct gpuvm_mutex *m, const char *func)
 	return true;
 }
 
-/* Checker and explorer off: what the kernel's mutex does, nothing more. */
-#define MUTEX_SLOW (GPUVM_SLOW_DEBUG | GPUVM_SLOW_SCHED)
-
-GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
+/* gpuvm_mutex_lock() with the checker or the explorer on; @ip is the
+ * caller's site (out of line, so that the common path keeps no frame). */
+static __attribute__((noinline)) void lock_checked(struct gpuvm_mutex *m,
+						   const void *ip)
 {
-	if (likely(!(gpuvm_slow() & MUTEX_SLOW))) {
-		word_lock(&m->locked);
-		return;
-	}
 	/*
 	 * The kernel would deadlock here. Report the recursion and return
 	 * instead, so a test sees the warning rather than a hang.
@@ -147,7 +143,7 @@ GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
 		if (mutex_destroyed(m, "gpuvm_mutex_lock"))
 			return;
 		if (gpuvm_lock_is_held(&m->dep_map)) {
-			gpuvm_lock_acquire(&m->dep_map, 0, GPUVM_RET_IP);
+			gpuvm_lock_acquire(&m->dep_map, 0, ip);
 			gpuvm_lock_release(&m->dep_map, "gpuvm_mutex_lock");
 			return;
 		}
@@ -160,7 +156,15 @@ GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
 	} else {
 		word_lock(&m->locked);
 	}
-	gpuvm_lock_acquire(&m->dep_map, 0, GPUVM_RET_IP);
+	gpuvm_lock_acquire(&m->dep_map, 0, ip);
+}
+
+GPUVM_EXPORT void gpuvm_mutex_lock(struct gpuvm_mutex *m)
+{
+	if (gpuvm_checked_path())
+		lock_checked(m, GPUVM_RET_IP);
+	else /* what the kernel's mutex does, nothing more */
+		word_lock(&m->locked);
 }
 
 GPUVM_EXPORT bool gpuvm_mutex_trylock(struct gpuvm_mutex *m)
@@ -174,12 +178,8 @@ GPUVM_EXPORT bool gpuvm_mutex_trylock(struct gpuvm_mutex *m)
 	return true;
 }
 
-GPUVM_EXPORT void gpuvm_mutex_unlock(struct gpuvm_mutex *m)
+static __attribute__((noinline)) void unlock_checked(struct gpuvm_mutex *m)
 {
-	if (likely(!(gpuvm_slow() & MUTEX_SLOW))) {
-		word_unlock(&m->locked);
-		return;
-	}
 	/* Before the release too: what this thread published while holding
 	 * the lock is visible to the others before it lets go. */
 	gpuvm_sched_point(GPUVM_SCHED_UNLOCK, m);
@@ -188,6 +188,14 @@ GPUVM_EXPORT void gpuvm_mutex_unlock(struct gpuvm_mutex *m)
 	word_unlock(&m->locked);
 	gpuvm_sched_wake(m);
 	gpuvm_sched_point(GPUVM_SCHED_UNLOCK, m);
+}
+
+GPUVM_EXPORT void gpuvm_mutex_unlock(struct gpuvm_mutex *m)
+{
+	if (gpuvm_checked_path())
+		unlock_checked(m);
+	else
+		word_unlock(&m->locked);
 }
 
 GPUVM_EXPORT bool gpuvm_mutex_is_locked(struct gpuvm_mutex *m)

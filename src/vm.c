@@ -141,8 +141,6 @@ static void gpuvm_fini(struct gpuvm *gpuvm)
 
 /* The checker and the explorer: out of line, so that the common get and
  * put need no stack frame. */
-#define VM_REF_SLOW (GPUVM_SLOW_DEBUG | GPUVM_SLOW_SCHED)
-
 static __attribute__((noinline)) struct gpuvm *get_checked(struct gpuvm *gpuvm)
 {
 	gpuvm_sched_point(GPUVM_SCHED_REF, &gpuvm->kref);
@@ -154,7 +152,7 @@ static __attribute__((noinline)) struct gpuvm *get_checked(struct gpuvm *gpuvm)
 
 struct gpuvm *gpuvm_get(struct gpuvm *gpuvm)
 {
-	if (unlikely(gpuvm_slow() & VM_REF_SLOW))
+	if (gpuvm_checked_path())
 		return get_checked(gpuvm);
 	gpuvm_kref_get(&gpuvm->kref, "gpuvm_get");
 	return gpuvm;
@@ -216,7 +214,7 @@ void gpuvm_put(struct gpuvm *gpuvm)
 {
 	if (!gpuvm)
 		return;
-	if (unlikely(gpuvm_slow() & VM_REF_SLOW))
+	if (gpuvm_checked_path())
 		put_checked(gpuvm);
 	else if (gpuvm_kref_put(&gpuvm->kref, "gpuvm_put"))
 		vm_release(gpuvm);

@@ -285,7 +285,7 @@ struct gpuvm_bo *gpuvm_bo_find(struct gpuvm *gpuvm,
 	struct gpuvm_bo *vm_bo;
 
 	/* Apart, so that the common lookup needs no stack frame. */
-	if (unlikely(gpuvm_slow() & (GPUVM_SLOW_DEBUG | GPUVM_SLOW_SCHED)))
+	if (gpuvm_checked_path())
 		return find_checked(gpuvm, obj);
 	vm_bo = hash_lookup(obj, gpuvm);
 	if (vm_bo)
@@ -455,18 +455,19 @@ bool gpuvm_bo_destroy_not_in_lists(struct gpuvm_bo *vm_bo)
 	return true;
 }
 
-/* The last put, and any put with the explorer on: out of line, so that
- * the common put needs no stack frame. */
-static __attribute__((noinline)) bool put_slow(struct gpuvm_bo *vm_bo,
-					       bool last)
+/* Out of line, so that the common put needs no stack frame. */
+static __attribute__((noinline)) bool put_last(struct gpuvm_bo *vm_bo)
 {
-	if (!last) {
-		gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
-		if (!gpuvm_kref_put(&vm_bo->kref, "gpuvm_bo_put"))
-			return false;
-	}
 	vm_bo_destroy(vm_bo);
 	return true;
+}
+
+static __attribute__((noinline)) bool put_scheduled(struct gpuvm_bo *vm_bo)
+{
+	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
+	if (!gpuvm_kref_put(&vm_bo->kref, "gpuvm_bo_put"))
+		return false;
+	return put_last(vm_bo);
 }
 
 bool gpuvm_bo_put(struct gpuvm_bo *vm_bo)
@@ -474,10 +475,10 @@ bool gpuvm_bo_put(struct gpuvm_bo *vm_bo)
 	if (!vm_bo)
 		return false;
 	if (gpuvm_sched_active())
-		return put_slow(vm_bo, false);
+		return put_scheduled(vm_bo);
 	if (!gpuvm_kref_put(&vm_bo->kref, "gpuvm_bo_put"))
 		return false;
-	return put_slow(vm_bo, true);
+	return put_last(vm_bo);
 }
 
 /* gpuva lock held; the count just reached zero. */
