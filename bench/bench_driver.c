@@ -191,3 +191,23 @@ void bench_remove_all(struct gpuvm *vm, struct bench_pool *pool)
 		bench_pool_put(pool, va);
 	}
 }
+
+void bench_check_va_space(struct gpuvm *vm, const struct bench_pool *pool,
+			  uint64_t vm_size)
+{
+	struct gpuva *va;
+	uint64_t end = 0;
+	unsigned long count = 0;
+
+	gpuvm_for_each_va(va, vm) {
+		if (va->va.addr < end || !va->va.range ||
+		    va->va.addr + va->va.range > vm_size || va->vm != vm ||
+		    !va->vm_bo || va->vm_bo->vm != vm ||
+		    va->vm_bo->obj != va->gem.obj)
+			bench_fail("inconsistent VA space");
+		end = va->va.addr + va->va.range;
+		count++;
+	}
+	if (count != pool->out)
+		bench_fail("VA count differs from the pool");
+}

@@ -106,4 +106,13 @@ void bench_do_request(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
  * give it back to @pool. */
 void bench_remove_all(struct gpuvm *vm, struct bench_pool *pool);
 
+/*
+ * Walk the VA space of @vm (a VM of @vm_size bytes from 0): ordered,
+ * inside the VM, each VA in @vm and linked to a vm_bo of @vm and of its
+ * own object, and as many VAs as @pool handed out. Fails the program
+ * otherwise.
+ */
+void bench_check_va_space(struct gpuvm *vm, const struct bench_pool *pool,
+			  uint64_t vm_size);
+
 #endif /* GPUVM_BENCH_DRIVER_H */

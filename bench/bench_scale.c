@@ -168,28 +168,6 @@ static void next_request(uint64_t *rnd, struct bench_request *r, bool map)
 	r->offset = (bench_rand(rnd) % (OBJ_PAGES - MAX_PAGES)) * PAGE;
 }
 
-/* Walk the VA space: ordered, in the VM, linked to a vm_bo of this VM and
- * of its own object, and as many VAs as the pool gave. */
-static void check(struct worker *w)
-{
-	struct gpuva *va;
-	uint64_t end = 0;
-	unsigned long count = 0;
-
-	gpuvm_for_each_va(va, w->vm) {
-		if (va->va.addr < end || !va->va.range ||
-		    va->va.addr + va->va.range > VM_SIZE || va->vm != w->vm ||
-		    !va->vm_bo || va->vm_bo->vm != w->vm ||
-		    va->vm_bo->obj != va->gem.obj)
-			bench_fail("inconsistent VA space");
-		end = va->va.addr + va->va.range;
-		count++;
-	}
-	if (count != w->pool.out)
-		bench_fail("VA count differs from the pool");
-}
-
-/* Unlink and remove every VA; no vm_bo may be left on the objects. */
 static void teardown(struct worker *w)
 {
 	unsigned int k;
@@ -212,7 +190,7 @@ static void reset(struct worker *w)
 	struct bench_request r;
 	size_t i;
 
-	check(w);
+	bench_check_va_space(w->vm, &w->pool, VM_SIZE);
 	teardown(w);
 	bench_pool_reorder(&w->pool);
 	w->rnd = w->seed;
@@ -229,7 +207,7 @@ static void reset(struct worker *w)
 			(bench_rand(&w->rnd) % (OBJ_PAGES - MAX_PAGES)) * PAGE;
 		bench_do_request(w->vm, w->objs, &w->pool, &r);
 	}
-	check(w);
+	bench_check_va_space(w->vm, &w->pool, VM_SIZE);
 	if (w->pool.out != w->prefill)
 		bench_fail("prefill mappings overlap");
 }
@@ -238,7 +216,7 @@ static void worker_fini(struct worker *w)
 {
 	unsigned int k;
 
-	check(w);
+	bench_check_va_space(w->vm, &w->pool, VM_SIZE);
 	teardown(w);
 	for (k = 0; k < NR_OBJS; k++)
 		gpuvm_gem_object_put(w->objs[k]);

@@ -205,24 +205,6 @@ static void build(struct workload *w, bool report)
 		emit("insert", w, c, w->n, total);
 }
 
-/* Walk the VA space: ordered, linked, and as many VAs as the pool gave. */
-static void check(struct workload *w)
-{
-	struct gpuva *va;
-	uint64_t end = 0;
-	unsigned long count = 0;
-
-	gpuvm_for_each_va(va, w->vm) {
-		if (va->va.addr < end || !va->va.range || !va->vm_bo ||
-		    va->vm_bo->obj != va->gem.obj)
-			bench_fail("inconsistent VA space");
-		end = va->va.addr + va->va.range;
-		count++;
-	}
-	if (count != w->pool.out)
-		bench_fail("VA count differs from the pool");
-}
-
 static void teardown(struct workload *w)
 {
 	unsigned int k;
@@ -350,7 +332,7 @@ static void run_requests(struct workload *w, size_t nr_requests, bool anchored)
 		total += request_chunk(w, reqs, nr, &w->chunk_ns[c]);
 		w->floor_multiple[c] = w->chunk_ns[c] / w->floor_ns[c];
 	}
-	check(w);
+	bench_check_va_space(w->vm, &w->pool, VM_SIZE);
 	emit(anchored ? "anchored" : "uniform", w, c, nr_requests, total);
 	free(w->floor_ns);
 	free(w->floor_multiple);
@@ -369,7 +351,7 @@ static void run_size(const struct bench_opts *opts, size_t n,
 
 	workload_init(&w, n, opts->seed + n);
 	build(&w, want(only, "insert"));
-	check(&w);
+	bench_check_va_space(w.vm, &w.pool, VM_SIZE);
 	if (want(only, "uniform"))
 		run_requests(&w, nr_requests, false);
 	if (want(only, "anchored")) {
