@@ -177,7 +177,7 @@ void bench_do_request(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
 	gpuva_ops_free(vm, ops);
 }
 
-void bench_remove_all(struct gpuvm *vm, struct bench_pool *pool)
+static void remove_all(struct gpuvm *vm, struct bench_pool *pool)
 {
 	struct gpuva *va, *next;
 
@@ -210,4 +210,30 @@ void bench_check_va_space(struct gpuvm *vm, const struct bench_pool *pool,
 	}
 	if (count != pool->out)
 		bench_fail("VA count differs from the pool");
+}
+
+void bench_empty_vm(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
+		    unsigned int nr_objs, struct bench_pool *pool)
+{
+	unsigned int k;
+
+	remove_all(vm, pool);
+	if (pool->out)
+		bench_fail("VAs left after emptying the VM");
+	for (k = 0; k < nr_objs; k++)
+		if (gpuvm_gem_object_refcount(objs[k]) != 1)
+			bench_fail("vm_bo leaked");
+}
+
+void bench_vm_fini(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
+		   unsigned int nr_objs, struct bench_pool *pool)
+{
+	unsigned int k;
+
+	for (k = 0; k < nr_objs; k++)
+		gpuvm_gem_object_put(objs[k]);
+	if (__atomic_load_n(&vm->kref, __ATOMIC_RELAXED) != 1)
+		bench_fail("VM reference leaked");
+	gpuvm_put(vm);
+	bench_pool_fini(pool);
 }

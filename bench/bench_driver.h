@@ -102,9 +102,16 @@ struct bench_request {
 void bench_do_request(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
 		      struct bench_pool *pool, const struct bench_request *r);
 
-/* Unlink and remove every VA of @vm (under the objects' gpuva locks) and
- * give it back to @pool. */
-void bench_remove_all(struct gpuvm *vm, struct bench_pool *pool);
+/* Unlink and remove every VA of @vm (under the objects' gpuva locks),
+ * giving each back to @pool, then fail unless every VA came back to @pool and
+ * each of the @nr_objs objects holds only its own reference (no vm_bo). */
+void bench_empty_vm(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
+		    unsigned int nr_objs, struct bench_pool *pool);
+
+/* Drop the objects and the VM (failing unless the VM's last reference is
+ * the caller's), then free @pool. */
+void bench_vm_fini(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
+		   unsigned int nr_objs, struct bench_pool *pool);
 
 /*
  * Walk the VA space of @vm (a VM of @vm_size bytes from 0): ordered,

@@ -168,18 +168,6 @@ static void next_request(uint64_t *rnd, struct bench_request *r, bool map)
 	r->offset = (bench_rand(rnd) % (OBJ_PAGES - MAX_PAGES)) * PAGE;
 }
 
-static void teardown(struct worker *w)
-{
-	unsigned int k;
-
-	bench_remove_all(w->vm, &w->pool);
-	if (w->pool.out)
-		bench_fail("VAs left after teardown");
-	for (k = 0; k < NR_OBJS; k++)
-		if (gpuvm_gem_object_refcount(w->objs[k]) != 1)
-			bench_fail("vm_bo leaked");
-}
-
 /*
  * Back to the initial state: empty the VM (checking it first), then map
  * one mapping at a random place in each of prefill equal slots, in order.
@@ -191,7 +179,7 @@ static void reset(struct worker *w)
 	size_t i;
 
 	bench_check_va_space(w->vm, &w->pool, VM_SIZE);
-	teardown(w);
+	bench_empty_vm(w->vm, w->objs, NR_OBJS, &w->pool);
 	bench_pool_reorder(&w->pool);
 	w->rnd = w->seed;
 	for (i = 0; i < w->prefill; i++) {
@@ -214,16 +202,9 @@ static void reset(struct worker *w)
 
 static void worker_fini(struct worker *w)
 {
-	unsigned int k;
-
 	bench_check_va_space(w->vm, &w->pool, VM_SIZE);
-	teardown(w);
-	for (k = 0; k < NR_OBJS; k++)
-		gpuvm_gem_object_put(w->objs[k]);
-	if (__atomic_load_n(&w->vm->kref, __ATOMIC_RELAXED) != 1)
-		bench_fail("VM reference leaked");
-	gpuvm_put(w->vm);
-	bench_pool_fini(&w->pool);
+	bench_empty_vm(w->vm, w->objs, NR_OBJS, &w->pool);
+	bench_vm_fini(w->vm, w->objs, NR_OBJS, &w->pool);
 }
 
 /* ---- the two loads ------------------------------------------------------- */

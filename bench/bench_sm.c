@@ -205,26 +205,9 @@ static void build(struct workload *w, bool report)
 		emit("insert", w, c, w->n, total);
 }
 
-static void teardown(struct workload *w)
-{
-	unsigned int k;
-
-	bench_remove_all(w->vm, &w->pool);
-	for (k = 0; k < NR_OBJS; k++)
-		if (gpuvm_gem_object_refcount(w->objs[k]) != 1)
-			bench_fail("vm_bo leaked");
-}
-
 static void workload_fini(struct workload *w)
 {
-	unsigned int k;
-
-	for (k = 0; k < NR_OBJS; k++)
-		gpuvm_gem_object_put(w->objs[k]);
-	if (__atomic_load_n(&w->vm->kref, __ATOMIC_RELAXED) != 1)
-		bench_fail("VM reference leaked");
-	gpuvm_put(w->vm);
-	bench_pool_fini(&w->pool);
+	bench_vm_fini(w->vm, w->objs, NR_OBJS, &w->pool);
 	free(w->layout);
 	free(w->chunk_ns);
 }
@@ -357,12 +340,12 @@ static void run_size(const struct bench_opts *opts, size_t n,
 	if (want(only, "anchored")) {
 		if (want(only, "uniform")) {
 			/* Back to the same initial layout. */
-			teardown(&w);
+			bench_empty_vm(w.vm, w.objs, NR_OBJS, &w.pool);
 			build(&w, false);
 		}
 		run_requests(&w, nr_requests, true);
 	}
-	teardown(&w);
+	bench_empty_vm(w.vm, w.objs, NR_OBJS, &w.pool);
 	workload_fini(&w);
 }
 
