@@ -177,6 +177,7 @@ void bench_do_request(struct gpuvm *vm, struct gpuvm_gem_object *const *objs,
 	gpuva_ops_free(vm, ops);
 }
 
+/* Unlink and remove every VA of @vm, giving each back to @pool. */
 static void remove_all(struct gpuvm *vm, struct bench_pool *pool)
 {
 	struct gpuva *va, *next;
