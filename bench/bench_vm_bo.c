@@ -62,19 +62,27 @@
  *                    while one more thread runs gpuvm_bo_deferred_cleanup()
  *                    until all are freed. ns_per_op is wall-clock time per
  *                    put, from the start of the puts to the last free;
- *                    "puts_per_s" its inverse.
+ *                    "puts_per_s" its inverse. With a CPU per thread each
+ *                    thread has its own. Baseline "kernel": the kernel's
+ *                    put_deferred (kref_put_mutex(), the list removals,
+ *                    llist_add()) and deferred_cleanup (llist_del_all(),
+ *                    free, VM and GEM put) on the same structures, its
+ *                    samples interleaved with the library's.
  *
  * Options (after the common ones of bench.h):
  * --case find|obtain|obtain-prealloc|put-last|deferred (default: all).
  */
+#define _GNU_SOURCE /* pthread_setaffinity_np */
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gpuvm/gpuvm.h>
 
+#include "alloc_internal.h"
 #include "bench.h"
 #include "bench_driver.h"
 
@@ -216,13 +224,14 @@ static inline struct gpuvm_bo *kernel_find(struct gpuvm *gpuvm,
 	return NULL;
 }
 
-/* drm_gpuvm_bo_create(): zeroed memory from the allocator the library's
- * vm_bos come from, a VM and a GEM reference, count 1, empty lists. */
+/* drm_gpuvm_bo_create(): zeroed memory the way the library's vm_bos get
+ * theirs (the small-block path that stands for the kernel's slab), a VM
+ * and a GEM reference, count 1, empty lists. */
 static struct gpuvm_bo *kernel_create(struct gpuvm *gpuvm,
 				      struct gpuvm_gem_object *obj)
 {
-	struct gpuvm_bo *vm_bo =
-		gpuvm_kzalloc(sizeof(*vm_bo), GPUVM_GFP_KERNEL);
+	struct gpuvm_bo *vm_bo = gpuvm_kmalloc_small__(
+		sizeof(*vm_bo), GPUVM_GFP_KERNEL | GPUVM_GFP_ZERO);
 
 	if (!vm_bo)
 		fail("out of memory");
@@ -247,8 +256,12 @@ static void kernel_free(struct gpuvm_bo *vm_bo)
 {
 	struct gpuvm *gpuvm = vm_bo->vm;
 	struct gpuvm_gem_object *obj = vm_bo->obj;
+	const struct gpuvm_ops *ops = gpuvm->ops;
 
-	gpuvm_kfree(vm_bo);
+	if (ops && ops->vm_bo_free)
+		ops->vm_bo_free(vm_bo);
+	else
+		gpuvm_kfree_sized__(vm_bo, sizeof(*vm_bo));
 	gpuvm_put(gpuvm);
 	gpuvm_gem_object_put(obj);
 }
@@ -659,6 +672,7 @@ static void bench_shared(const struct bench_opts *opts,
 #define MAX_PRODUCERS 4
 
 struct deferred {
+	bool kernel; /* run the kernel-shaped baseline instead */
 	struct gpuvm *vm;
 	struct gpuvm_gem_object **objs; /* MAX_PRODUCERS * per_thread */
 	struct gpuvm_bo **vm_bos;
@@ -675,6 +689,100 @@ struct deferred_thread {
 	unsigned int index; /* < producers; == producers: the cleaner */
 	pthread_t thread;
 };
+
+/*
+ * The kernel's deferred path on the same structures, for the baseline.
+ * drm_gpuvm_bo_put_deferred() is kref_put_mutex() with the object's
+ * gpuva mutex: a decrement that cannot reach zero needs no lock; the last
+ * one is taken under the mutex, and then (no GPUVM_RESV_PROTECTED) the
+ * vm_bo leaves the extobj and evict lists under their VM locks and the
+ * object's list, the mutex is released, and llist_add() publishes it.
+ * The object's vm_bo count is the library's bookkeeping, kept here (one
+ * store) so that the library can use the objects afterwards.
+ */
+static bool kernel_dec_not_one(int *ref)
+{
+	int old = __atomic_load_n(ref, __ATOMIC_RELAXED);
+
+	do {
+		if (old <= 1)
+			return false;
+	} while (!__atomic_compare_exchange_n(
+		ref, &old, old - 1, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	return true;
+}
+
+static void kernel_llist_add(struct gpuvm_llist_node *node,
+			     struct gpuvm_llist_head *head)
+{
+	struct gpuvm_llist_node *first =
+		__atomic_load_n(&head->first, __ATOMIC_RELAXED);
+
+	do
+		node->next = first;
+	while (!__atomic_compare_exchange_n(&head->first, &first, node, true,
+					    __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+static void kernel_put_deferred(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm_gem_object *obj = vm_bo->obj;
+	struct gpuvm *gpuvm = vm_bo->vm;
+
+	if (!gpuvm_immediate_mode(gpuvm)) /* its drm_WARN_ON() */
+		fail("put_deferred: not in immediate mode");
+	if (kernel_dec_not_one(&vm_bo->kref))
+		return;
+	gpuvm_gem_gpuva_lock(obj);
+	if (!kernel_kref_put(vm_bo)) {
+		gpuvm_gem_gpuva_unlock(obj);
+		return;
+	}
+	gpuvm_mutex_lock(&gpuvm->extobj.lock);
+	if (!gpuvm_list_empty(&vm_bo->list.entry.extobj))
+		gpuvm_list_del_init(&vm_bo->list.entry.extobj);
+	gpuvm_mutex_unlock(&gpuvm->extobj.lock);
+	gpuvm_mutex_lock(&gpuvm->evict.lock);
+	if (!gpuvm_list_empty(&vm_bo->list.entry.evict))
+		gpuvm_list_del_init(&vm_bo->list.entry.evict);
+	gpuvm_mutex_unlock(&gpuvm->evict.lock);
+	gpuvm_list_del_init(&vm_bo->list.entry.gem);
+	obj->gpuva.nr_vm_bos__--;
+	gpuvm_gem_gpuva_unlock(obj);
+	kernel_llist_add(&vm_bo->list.entry.bo_defer, &gpuvm->bo_defer);
+}
+
+/* drm_gpuvm_bo_deferred_cleanup() without GPUVM_RESV_PROTECTED:
+ * llist_del_all(), then free each zombie and drop its VM and GEM. */
+static void kernel_deferred_cleanup(struct gpuvm *gpuvm)
+{
+	struct gpuvm_llist_node *node = __atomic_exchange_n(
+		&gpuvm->bo_defer.first, NULL, __ATOMIC_ACQUIRE);
+
+	while (node) {
+		struct gpuvm_bo *vm_bo = gpuvm_container_of(
+			node, struct gpuvm_bo, list.entry.bo_defer);
+
+		node = node->next;
+		kernel_free(vm_bo);
+	}
+}
+
+/* drm_gpuvm_bo_create() and drm_gpuvm_bo_obtain_prealloc() of a vm_bo
+ * the object does not have yet: the baseline's vm_bos are the kernel
+ * side's own from creation to free. */
+static struct gpuvm_bo *kernel_obtain_new(struct gpuvm *gpuvm,
+					  struct gpuvm_gem_object *obj)
+{
+	struct gpuvm_bo *vm_bo = kernel_create(gpuvm, obj);
+
+	gpuvm_gem_gpuva_lock(obj);
+	gpuvm_list_add_tail(&vm_bo->list.entry.gem, &obj->gpuva.list);
+	obj->gpuva.nr_vm_bos__++;
+	gpuvm_gem_gpuva_unlock(obj);
+	return vm_bo;
+}
 
 static void start_line(struct deferred *d)
 {
@@ -693,8 +801,12 @@ static void *deferred_main(void *arg)
 	if (t->index < d->producers) {
 		struct gpuvm_bo **mine = d->vm_bos + t->index * d->per_thread;
 
-		for (i = 0; i < d->per_thread; i++)
-			gpuvm_bo_put_deferred(mine[i]);
+		if (d->kernel)
+			for (i = 0; i < d->per_thread; i++)
+				kernel_put_deferred(mine[i]);
+		else
+			for (i = 0; i < d->per_thread; i++)
+				gpuvm_bo_put_deferred(mine[i]);
 		__atomic_fetch_add(&d->done, 1, __ATOMIC_ACQ_REL);
 		return NULL;
 	}
@@ -702,15 +814,38 @@ static void *deferred_main(void *arg)
 		bool last = __atomic_load_n(&d->done, __ATOMIC_ACQUIRE) ==
 			    (int)d->producers;
 
-		if (__atomic_load_n(&d->vm->bo_defer.first, __ATOMIC_ACQUIRE))
+		if (!__atomic_load_n(&d->vm->bo_defer.first,
+				     __ATOMIC_ACQUIRE)) {
+			if (!last)
+				sched_yield(); /* nothing to do: let producers run */
+		} else if (d->kernel) {
+			kernel_deferred_cleanup(d->vm);
+		} else {
 			gpuvm_bo_deferred_cleanup(d->vm);
-		else if (!last)
-			sched_yield(); /* nothing to do: let producers run */
+		}
 		if (last)
 			break;
 	}
 	d->t1 = bench_now_ns();
 	return NULL;
+}
+
+/*
+ * With a CPU for each thread, give each its own: the scheduler would
+ * otherwise sometimes run producer and cleaner on one CPU in turn, which
+ * makes a different (and much faster) benchmark of the sample. Best
+ * effort: where pinning fails the sample runs unpinned.
+ */
+static void pin(pthread_t thread, unsigned int index, unsigned int threads)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (cpus < (long)threads)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(index, &set);
+	(void)pthread_setaffinity_np(thread, sizeof(set), &set);
 }
 
 /* One sample: returns the wall-clock ns per put. */
@@ -721,7 +856,9 @@ static double deferred_sample(struct deferred *d, unsigned int producers)
 
 	d->producers = producers;
 	for (i = 0; i < n; i++)
-		d->vm_bos[i] = obtain(d->vm, d->objs[i]);
+		d->vm_bos[i] = d->kernel ?
+				       kernel_obtain_new(d->vm, d->objs[i]) :
+				       obtain(d->vm, d->objs[i]);
 	d->ready = 0;
 	d->go = 0;
 	d->done = 0;
@@ -730,6 +867,7 @@ static double deferred_sample(struct deferred *d, unsigned int producers)
 		t[i].index = i;
 		if (pthread_create(&t[i].thread, NULL, deferred_main, &t[i]))
 			fail("pthread_create");
+		pin(t[i].thread, i, producers + 1);
 	}
 	while (__atomic_load_n(&d->ready, __ATOMIC_ACQUIRE) <
 	       (int)producers + 1)
@@ -740,18 +878,30 @@ static double deferred_sample(struct deferred *d, unsigned int producers)
 		pthread_join(t[i].thread, NULL);
 
 	for (i = 0; i < n; i++)
-		if (gpuvm_gem_object_refcount(d->objs[i]) != 1)
+		if (gpuvm_gem_object_refcount(d->objs[i]) != 1 ||
+		    !gpuvm_list_empty(&d->objs[i]->gpuva.list) ||
+		    d->objs[i]->gpuva.nr_vm_bos__)
 			fail("a zombie was not freed");
 	if (__atomic_load_n(&d->vm->kref, __ATOMIC_RELAXED) != 1)
 		fail("VM reference leaked");
 	return (d->t1 - d->t0) / (double)n;
 }
 
+/* Median and p95 of @nr samples of ns per put. */
+static void deferred_stats(struct bench_stats *s, double *per_put,
+			   unsigned int nr, unsigned long puts)
+{
+	qsort(per_put, nr, sizeof(per_put[0]), bench_cmp_double);
+	s->iterations = puts;
+	s->ns_per_op = per_put[nr / 2];
+	s->p95_ns = per_put[(nr * 95 + 99) / 100 - 1];
+}
+
 static void bench_deferred(const struct bench_opts *opts)
 {
 	struct deferred d = { 0 };
 	unsigned int p, i, total, nr = opts->samples > 64 ? 64 : opts->samples;
-	double per_put[64];
+	double per_put[64], per_put_kernel[64];
 	char keys[256];
 
 	d.per_thread = opts->smoke ? 1024 : 1u << 15;
@@ -765,15 +915,19 @@ static void bench_deferred(const struct bench_opts *opts)
 		d.objs[i] = obj_new();
 
 	for (p = 1; p <= MAX_PRODUCERS; p++) {
-		struct bench_stats s = { 0 };
+		struct bench_stats s = { 0 }, b = { 0 };
 
 		deferred_sample(&d, p); /* warm up */
-		for (i = 0; i < nr; i++)
+		/* Interleaved, so that drift hits both sides alike. */
+		for (i = 0; i < nr; i++) {
+			d.kernel = false;
 			per_put[i] = deferred_sample(&d, p);
-		qsort(per_put, nr, sizeof(per_put[0]), bench_cmp_double);
-		s.iterations = p * d.per_thread;
-		s.ns_per_op = per_put[nr / 2];
-		s.p95_ns = per_put[(nr * 95 + 99) / 100 - 1];
+			d.kernel = true;
+			per_put_kernel[i] = deferred_sample(&d, p);
+		}
+		d.kernel = false;
+		deferred_stats(&s, per_put, nr, p * d.per_thread);
+		deferred_stats(&b, per_put_kernel, nr, p * d.per_thread);
 		if (bench_sanitized())
 			snprintf(keys, sizeof(keys),
 				 "\"producers\": %u, \"cleanup_threads\": 1",
@@ -783,7 +937,7 @@ static void bench_deferred(const struct bench_opts *opts)
 				 "\"producers\": %u, \"cleanup_threads\": 1, "
 				 "\"puts_per_s\": %.0f",
 				 p, s.ns_per_op > 0 ? 1e9 / s.ns_per_op : 0.0);
-		bench_emit("vm_bo", "deferred", keys, p, &s, NULL, NULL);
+		bench_emit("vm_bo", "deferred", keys, p, &s, "kernel", &b);
 	}
 
 	for (i = 0; i < total; i++)

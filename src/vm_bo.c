@@ -42,6 +42,28 @@ static struct __cds_lfs_stack *bo_defer_stack(struct gpuvm *gpuvm)
 	return (struct __cds_lfs_stack *)(void *)&gpuvm->bo_defer;
 }
 
+/*
+ * cds_lfs_push() on liburcu's stack, but starting from the head as it is:
+ * liburcu's first compare-and-swap assumes an empty stack, so every push
+ * onto a non-empty one costs a failed locked operation on the contended
+ * line first (the kernel's llist_add() reads the head, as this does). The
+ * stack is liburcu's and pop_all stays liburcu's; the push keeps its
+ * ordering: the compare-and-swap is a full barrier on success.
+ */
+static inline void lfs_push(struct __cds_lfs_stack *s,
+			    struct cds_lfs_node *node)
+{
+	struct cds_lfs_head *head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+	struct cds_lfs_head *new_head =
+		container_of(node, struct cds_lfs_head, node);
+
+	do
+		node->next = head ? &head->node : NULL;
+	while (!__atomic_compare_exchange_n(&s->head, &head, new_head, true,
+					    __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED));
+}
+
 /* ---- the per-GEM hash of vm_bos ---------------------------------------- */
 
 static unsigned int hash_vm(const struct gpuvm *gpuvm, unsigned int bits)
@@ -160,8 +182,29 @@ static void gem_add_vm_bo(struct gpuvm_gem_object *obj, struct gpuvm_bo *vm_bo)
 	}
 }
 
-/* GEM list lock held: the opposite. Never allocates. */
-static void gem_del_vm_bo(struct gpuvm_gem_object *obj, struct gpuvm_bo *vm_bo)
+/* gem_del_vm_bo() for an object with a hash table. */
+static __attribute__((noinline)) void hash_del(struct gpuvm_gem_object *obj,
+					       struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm_bo **pp =
+		&obj->gpuva.hash__[hash_vm(vm_bo->vm, obj->gpuva.hash_bits__)];
+
+	while (*pp != vm_bo)
+		pp = &(*pp)->hash_next__;
+	*pp = vm_bo->hash_next__;
+	vm_bo->hash_next__ = NULL;
+	if (!obj->gpuva.nr_vm_bos__) {
+		/* Freeing is fine where allocating is not. */
+		gpuvm_kfree(obj->gpuva.hash__);
+		obj->gpuva.hash__ = NULL;
+		__atomic_store_n(&obj->gpuva.hash_bits__, 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* GEM list lock held: the opposite. Never allocates. Inline: it is most
+ * of a last put. */
+static inline void gem_del_vm_bo(struct gpuvm_gem_object *obj,
+				 struct gpuvm_bo *vm_bo)
 {
 	/* A vm_bo from gpuvm_bo_create() that was never published (a
 	 * prealloc dropped on an error path) is on no list and not counted:
@@ -171,22 +214,8 @@ static void gem_del_vm_bo(struct gpuvm_gem_object *obj, struct gpuvm_bo *vm_bo)
 	gpuvm_list_del(&vm_bo->list.entry.gem);
 	__atomic_store_n(&obj->gpuva.nr_vm_bos__, obj->gpuva.nr_vm_bos__ - 1,
 			 __ATOMIC_RELAXED);
-	if (obj->gpuva.hash__) {
-		struct gpuvm_bo **pp = &obj->gpuva.hash__[hash_vm(
-			vm_bo->vm, obj->gpuva.hash_bits__)];
-
-		while (*pp != vm_bo)
-			pp = &(*pp)->hash_next__;
-		*pp = vm_bo->hash_next__;
-		vm_bo->hash_next__ = NULL;
-		if (!obj->gpuva.nr_vm_bos__) {
-			/* Freeing is fine where allocating is not. */
-			gpuvm_kfree(obj->gpuva.hash__);
-			obj->gpuva.hash__ = NULL;
-			__atomic_store_n(&obj->gpuva.hash_bits__, 0,
-					 __ATOMIC_RELAXED);
-		}
-	}
+	if (obj->gpuva.hash__)
+		hash_del(obj, vm_bo);
 }
 
 /*
@@ -420,9 +449,10 @@ static void vm_bo_destroy(struct gpuvm_bo *vm_bo)
 
 	if (!lock)
 		gpuvm_resv_assert_held__(gpuvm, "gpuvm_bo_put");
-	/* Only an external object's vm_bo is ever on the extobj list. */
-	if (gpuvm_is_extobj(gpuvm, obj))
-		vm_list_del(vm_bo, VM_LIST_EXTOBJ, lock);
+	/* As the kernel: both lists, whatever the object. Asking whether it
+	 * is external first would read a line of the object the put has no
+	 * other use for. */
+	vm_list_del(vm_bo, VM_LIST_EXTOBJ, lock);
 	vm_list_del(vm_bo, VM_LIST_EVICT, lock);
 
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_put");
@@ -482,21 +512,21 @@ bool gpuvm_bo_put(struct gpuvm_bo *vm_bo)
 }
 
 /* gpuva lock held; the count just reached zero. */
-static void vm_bo_zombify(struct gpuvm_bo *vm_bo)
+static inline void vm_bo_zombify(struct gpuvm_bo *vm_bo)
 {
 	struct gpuvm *gpuvm = vm_bo->vm;
 
 	/* With resv-protected lists the VM resv would be needed: cleanup
 	 * removes the zombie from them later. */
 	if (!gpuvm_resv_protected(gpuvm)) {
-		if (gpuvm_is_extobj(gpuvm, vm_bo->obj))
-			vm_list_del(vm_bo, VM_LIST_EXTOBJ, true);
+		vm_list_del(vm_bo, VM_LIST_EXTOBJ, true);
 		vm_list_del(vm_bo, VM_LIST_EVICT, true);
 	}
 	gem_del_vm_bo(vm_bo->obj, vm_bo);
 }
 
-bool gpuvm_bo_put_zombify_locked(struct gpuvm_bo *vm_bo, const char *func)
+/* Inline in the deferred put, whose whole common path this is. */
+static inline bool zombify_locked(struct gpuvm_bo *vm_bo, const char *func)
 {
 	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
 	if (!gpuvm_kref_put(&vm_bo->kref, func))
@@ -505,7 +535,12 @@ bool gpuvm_bo_put_zombify_locked(struct gpuvm_bo *vm_bo, const char *func)
 	return true;
 }
 
-void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo)
+bool gpuvm_bo_put_zombify_locked(struct gpuvm_bo *vm_bo, const char *func)
+{
+	return zombify_locked(vm_bo, func);
+}
+
+static inline void defer_push(struct gpuvm_bo *vm_bo)
 {
 	struct gpuvm *gpuvm = vm_bo->vm;
 
@@ -515,30 +550,24 @@ void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo)
 	gpuvm_sched_point(GPUVM_SCHED_DEFER, &gpuvm->bo_defer);
 	/* After the last access to *vm_bo but the push itself. */
 	defer_tsan_release(gpuvm);
-	cds_lfs_push(
-		bo_defer_stack(gpuvm),
-		(struct cds_lfs_node *)(void *)&vm_bo->list.entry.bo_defer);
+	lfs_push(bo_defer_stack(gpuvm),
+		 (struct cds_lfs_node *)(void *)&vm_bo->list.entry.bo_defer);
 }
 
-/* Decrement unless that would reach zero. Return: false if it would. */
-static bool kref_dec_not_one(int *ref)
+void gpuvm_bo_defer_push(struct gpuvm_bo *vm_bo)
 {
-	int old = __atomic_load_n(ref, __ATOMIC_RELAXED);
-
-	do {
-		if (old <= 1)
-			return false;
-	} while (!__atomic_compare_exchange_n(
-		ref, &old, old - 1, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
-	return true;
+	defer_push(vm_bo);
 }
 
-bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
+/* gpuvm_bo_put_deferred() with the checker, the explorer, hook points or
+ * test knobs on, or in the wrong mode: every check and every hook. */
+static __attribute__((noinline)) bool
+put_deferred_checked(struct gpuvm_bo *vm_bo)
 {
 	struct gpuvm_gem_object *obj;
 	bool zombie;
 
-	if (!vm_bo || gpuvm_kref_freed(&vm_bo->kref, "gpuvm_bo_put_deferred"))
+	if (gpuvm_kref_freed(&vm_bo->kref, "gpuvm_bo_put_deferred"))
 		return false;
 	obj = vm_bo->obj;
 	if (!gpuvm_immediate_mode(vm_bo->vm))
@@ -549,11 +578,11 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 
 	/* The mutex is only needed when this may be the last reference. */
 	gpuvm_sched_point(GPUVM_SCHED_REF, &vm_bo->kref);
-	if (kref_dec_not_one(&vm_bo->kref))
+	if (gpuvm_kref_put_unless_last(&vm_bo->kref))
 		return false;
 
 	gpuvm_gem_gpuva_lock(obj);
-	zombie = gpuvm_bo_put_zombify_locked(vm_bo, "gpuvm_bo_put_deferred");
+	zombie = zombify_locked(vm_bo, "gpuvm_bo_put_deferred");
 	if (zombie && gpuvm_knob(GPUVM_KNOB_DEFER_PUBLISH_LOCKED)) {
 		/* Test-only: the broken order, visible before the unlock. */
 		gpuvm_bo_defer_push(vm_bo);
@@ -565,8 +594,44 @@ bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
 	gpuvm_hook("put_deferred:after_unlock");
 	/* Publish after unlocking: cleanup may free obj, and its mutex. */
 	if (zombie)
-		gpuvm_bo_defer_push(vm_bo);
+		defer_push(vm_bo);
 	return zombie;
+}
+
+/*
+ * The common case, as lean as the kernel's kref_put_mutex() and
+ * llist_add(): producers of zombies run it at the rate the cleanup frees
+ * them, and every instruction between its atomics keeps the VM's
+ * contended lines away from the cleanup a little longer.
+ */
+bool gpuvm_bo_put_deferred(struct gpuvm_bo *vm_bo)
+{
+	struct gpuvm_gem_object *obj;
+	struct gpuvm *gpuvm;
+
+	if (!vm_bo)
+		return false;
+	gpuvm = vm_bo->vm;
+	if (unlikely(gpuvm_slow() ||
+		     __atomic_load_n(&gpuvm_hooks_armed__, __ATOMIC_RELAXED) ||
+		     gpuvm_knob(GPUVM_KNOB_DEFER_PUBLISH_LOCKED)) ||
+	    !gpuvm_immediate_mode(gpuvm))
+		return put_deferred_checked(vm_bo);
+	if (gpuvm_kref_freed(&vm_bo->kref, "gpuvm_bo_put_deferred") ||
+	    gpuvm_kref_put_unless_last(&vm_bo->kref))
+		return false;
+	obj = vm_bo->obj;
+	gpuvm_gem_gpuva_lock(obj);
+	if (!gpuvm_kref_put(&vm_bo->kref, "gpuvm_bo_put_deferred")) {
+		gpuvm_gem_gpuva_unlock(obj);
+		return false;
+	}
+	vm_bo_zombify(vm_bo);
+	gpuvm_gem_gpuva_unlock(obj);
+	defer_tsan_release(gpuvm);
+	lfs_push(bo_defer_stack(gpuvm),
+		 (struct cds_lfs_node *)(void *)&vm_bo->list.entry.bo_defer);
+	return true;
 }
 
 static struct gpuvm_bo *defer_entry(struct cds_lfs_node *node)

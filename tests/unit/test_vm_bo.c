@@ -73,7 +73,10 @@ static void drv_bo_free(struct gpuvm_bo *vm_bo)
 	if (d->magic != DRV_MAGIC || d->tail != DRV_MAGIC || !d->serial ||
 	    d->serial > drv.serial)
 		drv.bad++;
-	if (gpuvm_lock_is_held(&vm_bo->obj->gpuva.lock.dep_map))
+	/* Only the checker knows who holds a lock (without it the query
+	 * answers yes, as lockdep_is_held() does without lockdep). */
+	if (gpuvm_debug_enabled() &&
+	    gpuvm_lock_is_held(&vm_bo->obj->gpuva.lock.dep_map))
 		drv.under_gpuva_lock++;
 	if (drv.frees < MAX_FREES) {
 		drv.freed[drv.frees] = vm_bo;
@@ -743,6 +746,40 @@ static void test_deferred_cleanup_order(void **state)
 		fx_vm_destroy(fx);
 	}
 	fx_context("%s", "");
+}
+
+/*
+ * With the checker off the deferred put takes its lean path: the same
+ * counts, lists and order, so run the two tests above again that way.
+ */
+static void test_put_deferred_checker_off(void **state)
+{
+	gpuvm_debug_enable(false);
+	test_put_deferred(state);
+	test_deferred_cleanup_order(state);
+	gpuvm_debug_enable(true);
+}
+
+/* A hook armed with the checker off still sends the put down the path
+ * that has the hook points. */
+static void test_put_deferred_hook_checker_off(void **state)
+{
+	struct fx_vm *fx = new_vm(2); /* fx_modes[2]: immediate */
+	struct gpuvm_bo *vm_bo = fx_bo_obtain(fx, fx_obj(fx, 'a'));
+
+	gpuvm_hook_count("put_deferred:after_unlock");
+	gpuvm_debug_enable(false);
+	gpuvm_bo_get(vm_bo);
+	assert_false(gpuvm_bo_put_deferred(vm_bo));
+	assert_int_equal(gpuvm_hook_hits("put_deferred:after_unlock"), 0);
+	assert_true(gpuvm_bo_put_deferred(vm_bo));
+	gpuvm_debug_enable(true);
+	assert_int_equal(gpuvm_hook_hits("put_deferred:after_unlock"), 1);
+	gpuvm_hook_release("put_deferred:after_unlock");
+	assert_true(fx_bo_on_defer(vm_bo));
+	gpuvm_bo_deferred_cleanup(&fx->base);
+	assert_int_equal(drv.frees, 1);
+	fx_vm_destroy(fx);
 }
 
 struct cleanup_worker {
@@ -1599,6 +1636,8 @@ int main(int argc, char **argv)
 		drv_test(test_get_put_final),
 		drv_test(test_put_deferred),
 		drv_test(test_deferred_cleanup_order),
+		drv_test(test_put_deferred_checker_off),
+		drv_test(test_put_deferred_hook_checker_off),
 		drv_test(test_deferred_cleanup_takes_vm_resv),
 		drv_test(test_deferred_cleanup_with_resv_held_warns),
 		drv_test(test_zombie_and_new_vm_bo),
