@@ -31,10 +31,18 @@
  *   two threads  the main thread (VM A) and a second thread (VM B) wait
  *                for a start flag, then each runs R requests; t_two runs
  *                from the store of the flag to the later of the two ends
+ *   two processes the same as two threads, but the second worker runs in
+ *                a forked copy of the process (after one untimed run of
+ *                its requests, so that copy-on-write faults are done):
+ *                nothing of the library is shared then, only the machine
+ *                (caches, memory, frequency). "two_processes_scaling" is
+ *                its ratio, the ceiling two threads can reach on this
+ *                machine with this load; not in sanitizer builds
  *
  * A thread is started and joined before anything is measured, so that
- * every measurement runs in a multi-threaded process (glibc skips atomics
- * in malloc and pthread mutexes while a process has a single thread).
+ * every measurement runs in a multi-threaded process, the forked one too
+ * (glibc skips atomics in malloc and pthread mutexes while a process has
+ * a single thread).
  *
  * The order alternates between rounds. The figures are medians over the
  * rounds; "speedup" is the throughput ratio (2R / t_two) / (R / t_one),
@@ -65,6 +73,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gpuvm/gpuvm.h>
@@ -115,11 +125,18 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* The start line: the second thread says it is ready, then spins on go. */
-static struct {
+/*
+ * The start line: the second thread (or process) says it is ready, then
+ * spins on go; a second process also reports its end time here. Shared
+ * memory, so that a forked process sees the same lines.
+ */
+struct start_line {
 	int ready __attribute__((aligned(CACHELINE)));
 	int go __attribute__((aligned(CACHELINE)));
-} start;
+	double child_end_ns __attribute__((aligned(CACHELINE)));
+};
+
+static struct start_line *start;
 
 /* Zeroed whole cache lines: nothing of one worker's shares a line. */
 static void *alloc_lines(size_t size)
@@ -291,21 +308,65 @@ static void *second_thread(void *arg)
 	struct worker *w = arg;
 
 	prepare(w);
-	__atomic_store_n(&start.ready, 1, __ATOMIC_RELEASE);
-	while (!__atomic_load_n(&start.go, __ATOMIC_ACQUIRE))
+	__atomic_store_n(&start->ready, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&start->go, __ATOMIC_ACQUIRE))
 		cpu_relax();
 	run(w);
 	return NULL;
 }
 
-/* Time @count units of @job on @nr_threads workers; returns wall ns. */
-static double measure(enum job job, unsigned int nr_threads,
-		      unsigned long count, unsigned int round)
+/* A thread started and joined: glibc then stays in its multi-threaded
+ * mode (atomics in malloc and in pthread mutexes) for the process. */
+static void go_multithreaded(void)
 {
-	double t0, end;
-	unsigned int i;
+	pthread_t t;
 
-	for (i = 0; i < nr_threads; i++) {
+	if (pthread_create(&t, NULL, idle_thread, NULL) ||
+	    pthread_join(t, NULL))
+		bench_fail("cannot create a thread");
+}
+
+/*
+ * The second worker in a process of its own, a copy of this one: nothing
+ * of the library's is shared with the first worker then, only the
+ * machine. It first runs its requests once untimed, so that the pages
+ * they write are its own copies before the timed run (copy-on-write
+ * faults are not what is measured), then rebuilds its VM and waits.
+ */
+static pid_t start_second_process(void)
+{
+	struct worker *w = &workers[1];
+	pid_t pid = fork();
+
+	if (pid < 0)
+		bench_fail("cannot fork");
+	if (pid)
+		return pid;
+	go_multithreaded();
+	prepare(w);
+	run(w);
+	prepare(w);
+	__atomic_store_n(&start->ready, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&start->go, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	run(w);
+	start->child_end_ns = w->end_ns;
+	_exit(0);
+}
+
+/* How the second worker runs, when there is one. */
+enum second { SECOND_NONE, SECOND_THREAD, SECOND_PROCESS };
+
+/* Time @count units of @job on one worker or two; returns wall ns. */
+static double measure(enum job job, enum second second, unsigned long count,
+		      unsigned int round)
+{
+	unsigned int i, nr = second == SECOND_NONE ? 1 : 2;
+	double t0, end;
+	pid_t pid = 0;
+	int status;
+
+	for (i = 0; i < nr; i++) {
 		struct worker *w = &workers[i];
 
 		w->job = job;
@@ -314,26 +375,35 @@ static double measure(enum job job, unsigned int nr_threads,
 			w->seed ^ (0x9e3779b97f4a7c15ull * (round + 1));
 		w->end_ns = 0;
 	}
-	start.ready = 0;
-	start.go = 0;
-	if (nr_threads > 1) {
-		if (pthread_create(&workers[1].thread, NULL, second_thread,
-				   &workers[1]))
-			bench_fail("cannot create a thread");
-	}
+	start->ready = 0;
+	start->go = 0;
+	start->child_end_ns = 0;
+	if (second == SECOND_THREAD &&
+	    pthread_create(&workers[1].thread, NULL, second_thread,
+			   &workers[1]))
+		bench_fail("cannot create a thread");
+	if (second == SECOND_PROCESS)
+		pid = start_second_process();
 	prepare(&workers[0]);
-	if (nr_threads > 1)
-		while (!__atomic_load_n(&start.ready, __ATOMIC_ACQUIRE))
+	if (nr > 1)
+		while (!__atomic_load_n(&start->ready, __ATOMIC_ACQUIRE))
 			cpu_relax();
 
 	t0 = bench_now_ns();
-	__atomic_store_n(&start.go, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&start->go, 1, __ATOMIC_RELEASE);
 	run(&workers[0]);
 	end = workers[0].end_ns;
-	if (nr_threads > 1) {
+	if (second == SECOND_THREAD) {
 		pthread_join(workers[1].thread, NULL);
 		if (workers[1].end_ns > end)
 			end = workers[1].end_ns;
+	}
+	if (second == SECOND_PROCESS) {
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			bench_fail("the second process failed");
+		if (start->child_end_ns > end)
+			end = start->child_end_ns;
 	}
 	return end - t0;
 }
@@ -346,10 +416,14 @@ static double median(double *v, unsigned int n)
 
 struct scaling {
 	enum job job;
+	bool processes; /* also measure two processes */
 	unsigned long count; /* requests or iterations per thread */
 	double one[MAX_ROUNDS], two[MAX_ROUNDS]; /* wall ns per round */
+	double procs[MAX_ROUNDS]; /* the same with two processes */
 	double t_one, t_two, two_max; /* medians; slowest two-thread round */
+	double t_procs; /* median */
 	double ratio; /* (2 count / t_two) / (count / t_one) */
+	double procs_ratio; /* the same for two processes */
 };
 
 /*
@@ -368,12 +442,19 @@ static void measure_rounds(struct scaling *loads, unsigned int nr_loads,
 				&loads[r % 2 ? nr_loads - 1 - l : l];
 
 			if (r % 2) {
-				s->two[r] = measure(s->job, 2, s->count, r);
-				s->one[r] = measure(s->job, 1, s->count, r);
+				s->two[r] = measure(s->job, SECOND_THREAD,
+						    s->count, r);
+				s->one[r] = measure(s->job, SECOND_NONE,
+						    s->count, r);
 			} else {
-				s->one[r] = measure(s->job, 1, s->count, r);
-				s->two[r] = measure(s->job, 2, s->count, r);
+				s->one[r] = measure(s->job, SECOND_NONE,
+						    s->count, r);
+				s->two[r] = measure(s->job, SECOND_THREAD,
+						    s->count, r);
 			}
+			if (s->processes)
+				s->procs[r] = measure(s->job, SECOND_PROCESS,
+						      s->count, r);
 		}
 	}
 	for (l = 0; l < nr_loads; l++) {
@@ -383,6 +464,10 @@ static void measure_rounds(struct scaling *loads, unsigned int nr_loads,
 		s->t_two = median(s->two, rounds);
 		s->two_max = s->two[rounds - 1]; /* sorted by median() */
 		s->ratio = 2 * s->t_one / s->t_two;
+		if (s->processes) {
+			s->t_procs = median(s->procs, rounds);
+			s->procs_ratio = 2 * s->t_one / s->t_procs;
+		}
 	}
 }
 
@@ -407,7 +492,6 @@ int main(int argc, char **argv)
 	unsigned long nr_requests = 100000, cpu_iters = 50000000;
 	unsigned long mappings_after;
 	unsigned int rounds = 7, i;
-	pthread_t t;
 	size_t prefill = 4096;
 	struct scaling loads[3] = { { .job = JOB_VM },
 				    { .job = JOB_CPU },
@@ -447,10 +531,15 @@ int main(int argc, char **argv)
 		worker_init(&workers[i], prefill,
 			    opts.seed + 0x632be59bd9b4e019ull * (i + 1));
 
+	start = mmap(NULL, sizeof(*start), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (start == MAP_FAILED)
+		bench_fail("cannot map the start line");
 	/* Multi-threaded from here on, one thread or two. */
-	if (pthread_create(&t, NULL, idle_thread, NULL) ||
-	    pthread_join(t, NULL))
-		bench_fail("cannot create a thread");
+	go_multithreaded();
+	/* Sanitizer runtimes and fork() do not mix well; no figures there
+	 * anyway. */
+	vm->processes = !bench_sanitized();
 	vm->count = nr_requests;
 	cpu->count = cpu_iters;
 	ilp->count = cpu_iters / 8;
@@ -467,9 +556,10 @@ int main(int argc, char **argv)
 			 "\"requests_per_thread\": %lu, \"prefill\": %zu, "
 			 "\"mappings_after\": %lu, \"rounds\": %u, "
 			 "\"cpus\": %ld, \"cpu_loop_scaling\": %.2f, "
-			 "\"cpu_ilp_scaling\": %.2f",
+			 "\"cpu_ilp_scaling\": %.2f, "
+			 "\"two_processes_scaling\": %.2f",
 			 nr_requests, prefill, mappings_after, rounds, cpus,
-			 cpu->ratio, ilp->ratio);
+			 cpu->ratio, ilp->ratio, vm->procs_ratio);
 	emit("two-vms", keys, vm, nr_requests);
 	for (i = 1; i < 3; i++) {
 		const struct scaling *c = &loads[i];
