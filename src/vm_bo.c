@@ -98,6 +98,15 @@ static struct gpuvm_bo *hash_lookup(struct gpuvm_gem_object *obj,
 {
 	struct gpuvm_bo *vm_bo;
 
+	/* The first vm_bo first: for an object in one VM, by far the
+	 * common case, the lookup is then one compare, as the kernel's
+	 * walk is. (A VM has at most one vm_bo on the list.) */
+	if (!gpuvm_list_empty(&obj->gpuva.list)) {
+		vm_bo = gpuvm_list_first_entry(&obj->gpuva.list,
+					       struct gpuvm_bo, list.entry.gem);
+		if (vm_bo->vm == gpuvm)
+			return vm_bo;
+	}
 	if (obj->gpuva.hash__) {
 		vm_bo = obj->gpuva
 				.hash__[hash_vm(gpuvm, obj->gpuva.hash_bits__)];
