@@ -15,7 +15,7 @@
 int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
 {
 	uint64_t addr = va->va.addr, range = va->va.range;
-	void *prev;
+	void *prev, *next;
 	int ret;
 
 	if (!gpuvm_range_valid(gpuvm, addr, range))
@@ -24,16 +24,20 @@ int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
 	if (!range)
 		return -EINVAL;
 
-	/* One descent: -EEXIST on overlap, and the predecessor to splice
-	 * the ordered list after. */
-	ret = gpuvm_va_index_insert_prev(gpuvm_va_index(gpuvm), addr,
-					 addr + range, va, &prev);
+	/* One descent: -EEXIST on overlap, and both neighbours to splice
+	 * the ordered list between. Taking the successor from the index,
+	 * not from the predecessor's link, makes the two neighbours' lines
+	 * two parallel misses instead of a miss and then a dependent one. */
+	ret = gpuvm_va_index_insert_between(gpuvm_va_index(gpuvm), addr,
+					    addr + range, va, &prev, &next);
 	if (ret)
 		return ret;
 
 	va->vm = gpuvm;
-	gpuvm_list_add(&va->rb.entry, prev ? &((struct gpuva *)prev)->rb.entry :
-					     &gpuvm->rb.list);
+	gpuvm_list_insert__(
+		&va->rb.entry,
+		prev ? &((struct gpuva *)prev)->rb.entry : &gpuvm->rb.list,
+		next ? &((struct gpuva *)next)->rb.entry : &gpuvm->rb.list);
 	if (gpuvm_debug_active())
 		gpuvm_obj_vm_vas__(gpuvm, 1);
 	gpuvm_get(gpuvm);

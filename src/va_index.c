@@ -579,14 +579,15 @@ static int insert_split(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
 	return 0;
 }
 
-int gpuvm_va_index_insert_prev(struct gpuvm_va_index *idx, uint64_t start,
-			       uint64_t end, void *item, void **prev)
+int gpuvm_va_index_insert_between(struct gpuvm_va_index *idx, uint64_t start,
+				  uint64_t end, void *item, void **prev,
+				  void **next)
 {
 	struct gpuvm_va_leaf *leaf;
 	struct va_path path;
 	struct va_pos p;
 	unsigned int slot;
-	void *before = NULL;
+	void *before = NULL, *after = NULL;
 	int ret;
 
 	if (start >= end || !item)
@@ -604,6 +605,7 @@ int gpuvm_va_index_insert_prev(struct gpuvm_va_index *idx, uint64_t start,
 		if (leaf->val[slot - 1].end > start || leaf->start[slot] < end)
 			return -EEXIST;
 		before = leaf->val[slot - 1].item;
+		after = leaf->val[slot].item;
 		leaf_put(idx, leaf, slot, start, end, item);
 		goto inserted;
 	}
@@ -627,8 +629,11 @@ int gpuvm_va_index_insert_prev(struct gpuvm_va_index *idx, uint64_t start,
 			before = p.leaf->val[p.slot].item;
 		}
 		p = pos_fix((struct va_pos){ leaf, slot });
-		if (p.leaf && p.leaf->start[p.slot] < end)
-			return -EEXIST;
+		if (p.leaf) {
+			if (p.leaf->start[p.slot] < end)
+				return -EEXIST;
+			after = p.leaf->val[p.slot].item;
+		}
 	}
 
 	if (leaf->nr < VA_LEAF_SLOTS) {
@@ -644,13 +649,15 @@ inserted:
 	idx->seq++;
 	if (prev)
 		*prev = before;
+	if (next)
+		*next = after;
 	return 0;
 }
 
 int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
 			  uint64_t end, void *item)
 {
-	return gpuvm_va_index_insert_prev(idx, start, end, item, NULL);
+	return gpuvm_va_index_insert_between(idx, start, end, item, NULL, NULL);
 }
 
 /*

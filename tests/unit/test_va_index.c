@@ -722,11 +722,32 @@ static void run_differential(struct bitem *items, unsigned long ops)
 			uint64_t end = a + len < a ? U64_MAX : a + len;
 			int want =
 				model_insert(&m, a, end, NEW_ITEM(next_item));
+			void *prev = ITEM(1), *next = ITEM(1);
+			size_t i;
 
-			assert_int_equal(
-				gpuvm_va_index_insert(&idx, a, end,
-						      NEW_ITEM(next_item)),
-				want);
+			if (rnd() % 2) {
+				assert_int_equal(gpuvm_va_index_insert(
+							 &idx, a, end,
+							 NEW_ITEM(next_item)),
+						 want);
+			} else {
+				/* The neighbours it reports are the model's. */
+				assert_int_equal(gpuvm_va_index_insert_between(
+							 &idx, a, end,
+							 NEW_ITEM(next_item),
+							 &prev, &next),
+						 want);
+				if (!want) {
+					i = model_lb(&m, a);
+					assert_ptr_equal(prev,
+							 i ? m.e[i - 1].item :
+							     NULL);
+					assert_ptr_equal(
+						next, i + 1 < m.n ?
+							      m.e[i + 1].item :
+							      NULL);
+				}
+			}
 			next_item++;
 		} else if (dice < 75 && m.n) {
 			/* Remove an existing entry, by exact start or item. */
@@ -823,7 +844,7 @@ static void test_random_differential_backref(void **state)
 static void test_finger_inserts(void **state)
 {
 	struct gpuvm_va_index idx;
-	void *prev = NULL;
+	void *prev = NULL, *next = NULL;
 	uint64_t i;
 
 	gpuvm_va_index_init(&idx);
@@ -847,11 +868,12 @@ static void test_finger_inserts(void **state)
 		assert_int_equal(gpuvm_va_index_insert(&idx, a + 0x7000,
 						       a + 0x8001, ITEM(5000)),
 				 -EEXIST);
-		assert_int_equal(gpuvm_va_index_insert_prev(&idx, a, a + 0x1000,
-							    ITEM(2000 + i),
-							    &prev),
+		assert_int_equal(gpuvm_va_index_insert_between(
+					 &idx, a, a + 0x1000, ITEM(2000 + i),
+					 &prev, &next),
 				 0);
 		assert_ptr_equal(prev, ITEM(i + 1));
+		assert_ptr_equal(next, ITEM(i + 2));
 		assert_ptr_equal(gpuvm_va_index_lookup_exact(&idx, a),
 				 ITEM(2000 + i));
 		assert_true(gpuvm_va_index_validate(&idx));
