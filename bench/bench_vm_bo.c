@@ -698,7 +698,8 @@ struct deferred_thread {
  * vm_bo leaves the extobj and evict lists under their VM locks and the
  * object's list, the mutex is released, and llist_add() publishes it.
  * The object's vm_bo count is the library's bookkeeping, kept here (one
- * store) so that the library can use the objects afterwards.
+ * store) so that the library can use the objects afterwards. The VM is
+ * never GPUVM_RESV_PROTECTED here, but the test is the kernel's.
  */
 static bool kernel_dec_not_one(int *ref)
 {
@@ -739,14 +740,16 @@ static void kernel_put_deferred(struct gpuvm_bo *vm_bo)
 		gpuvm_gem_gpuva_unlock(obj);
 		return;
 	}
-	gpuvm_mutex_lock(&gpuvm->extobj.lock);
-	if (!gpuvm_list_empty(&vm_bo->list.entry.extobj))
-		gpuvm_list_del_init(&vm_bo->list.entry.extobj);
-	gpuvm_mutex_unlock(&gpuvm->extobj.lock);
-	gpuvm_mutex_lock(&gpuvm->evict.lock);
-	if (!gpuvm_list_empty(&vm_bo->list.entry.evict))
-		gpuvm_list_del_init(&vm_bo->list.entry.evict);
-	gpuvm_mutex_unlock(&gpuvm->evict.lock);
+	if (!gpuvm_resv_protected(gpuvm)) {
+		gpuvm_mutex_lock(&gpuvm->extobj.lock);
+		if (!gpuvm_list_empty(&vm_bo->list.entry.extobj))
+			gpuvm_list_del_init(&vm_bo->list.entry.extobj);
+		gpuvm_mutex_unlock(&gpuvm->extobj.lock);
+		gpuvm_mutex_lock(&gpuvm->evict.lock);
+		if (!gpuvm_list_empty(&vm_bo->list.entry.evict))
+			gpuvm_list_del_init(&vm_bo->list.entry.evict);
+		gpuvm_mutex_unlock(&gpuvm->evict.lock);
+	}
 	gpuvm_list_del_init(&vm_bo->list.entry.gem);
 	obj->gpuva.nr_vm_bos__--;
 	gpuvm_gem_gpuva_unlock(obj);
