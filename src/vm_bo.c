@@ -461,8 +461,8 @@ static void vm_bo_destroy(struct gpuvm_bo *vm_bo)
 	/* As the kernel: both lists, whatever the object. Asking whether it
 	 * is external first would read a line of the object the put has no
 	 * other use for. */
-	vm_list_del(vm_bo, VM_LIST_EXTOBJ, lock);
-	vm_list_del(vm_bo, VM_LIST_EVICT, lock);
+	vm_list_del_dead(vm_bo, VM_LIST_EXTOBJ, lock);
+	vm_list_del_dead(vm_bo, VM_LIST_EVICT, lock);
 
 	gpuvm_gem_list_assert_held(gpuvm, obj, "gpuvm_bo_put");
 	gem_del_vm_bo(obj, vm_bo);
@@ -528,8 +528,8 @@ static inline void vm_bo_zombify(struct gpuvm_bo *vm_bo)
 	/* With resv-protected lists the VM resv would be needed: cleanup
 	 * removes the zombie from them later. */
 	if (!gpuvm_resv_protected(gpuvm)) {
-		vm_list_del(vm_bo, VM_LIST_EXTOBJ, true);
-		vm_list_del(vm_bo, VM_LIST_EVICT, true);
+		vm_list_del_dead(vm_bo, VM_LIST_EXTOBJ, true);
+		vm_list_del_dead(vm_bo, VM_LIST_EVICT, true);
 	}
 	gem_del_vm_bo(vm_bo->obj, vm_bo);
 }

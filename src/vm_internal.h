@@ -78,6 +78,24 @@ static inline void vm_list_del(struct gpuvm_bo *vm_bo, enum vm_list l,
 		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
 }
 
+/*
+ * vm_list_del() for a vm_bo whose last reference is gone, its GEM list
+ * lock held: whoever could still add it to a VM list (a reference holder,
+ * or a walker of the GEM's list under that lock) is shut out, so an entry
+ * on no list stays so and the internal lock has nothing to guard. With
+ * the checker or the schedule explorer on the lock is taken all the same,
+ * as the kernel takes it: the lock order the checker records and the
+ * interleavings the explorer tries are the kernel's.
+ */
+static inline void vm_list_del_dead(struct gpuvm_bo *vm_bo, enum vm_list l,
+				    bool lock)
+{
+	if (lock && !gpuvm_checked_path() &&
+	    gpuvm_list_empty(vm_bo_list_entry(vm_bo, l)))
+		return;
+	vm_list_del(vm_bo, l, lock);
+}
+
 /* The GEM list lock of @obj for @gpuvm's mode is held by this thread. */
 static inline void gpuvm_gem_list_assert_held(struct gpuvm *gpuvm,
 					      struct gpuvm_gem_object *obj,

@@ -760,6 +760,96 @@ static void test_put_deferred_checker_off(void **state)
 	gpuvm_debug_enable(true);
 }
 
+static unsigned int list_len(const struct gpuvm_list_head *head)
+{
+	const struct gpuvm_list_head *pos;
+	unsigned int n = 0;
+
+	for (pos = head->next; pos != head; pos = pos->next)
+		n++;
+	return n;
+}
+
+/*
+ * The last put of a vm_bo on no VM list, on the extobj list only, and on
+ * both, with the checker off (where an entry on no list skips its list
+ * lock) and on: each leaves exactly its own entries, the others' stay.
+ * @deferred: gpuvm_bo_put_deferred() and a cleanup in immediate mode,
+ * else the final gpuvm_bo_put().
+ */
+static void put_listed_and_unlisted(bool checker, bool deferred)
+{
+	unsigned int mode, k;
+
+	gpuvm_debug_enable(checker);
+	for (mode = 0; mode < FX_NR_MODES; mode++) {
+		struct fx_vm *fx;
+		struct gpuvm *vm;
+		struct gpuvm_gem_object *objs[3];
+		struct gpuvm_bo *bos[3];
+		struct gpuvm_exec exec;
+		/* After each put: extobj and evict list lengths. */
+		static const unsigned int extobj_left[3] = { 2, 1, 0 };
+		static const unsigned int evict_left[3] = { 1, 1, 0 };
+
+		if (is_protected(mode) || (deferred && !is_immediate(mode)))
+			continue; /* the lists are the VM resv's: no lock */
+		fx = new_vm(mode);
+		vm = &fx->base;
+		objs[0] = fx_obj(fx, 'a'); /* private: on no VM list */
+		objs[1] = fx_obj(fx, 'B'); /* external: extobj only */
+		objs[2] = fx_obj(fx, 'C'); /* external and evicted: both */
+		ctx(mode, "set up");
+		for (k = 0; k < 3; k++) {
+			bos[k] = fx_bo_obtain(fx, objs[k]);
+			extobj_add_locked(fx, bos[k]);
+		}
+		evict_locked(bos[2], true);
+		lock_vm_and_extobjs(fx, &exec, 0);
+		gpuvm_exec_fini(&exec);
+		assert_int_equal(list_len(&vm->extobj.list), 2);
+		assert_int_equal(list_len(&vm->evict.list), 1);
+
+		for (k = 0; k < 3; k++) {
+			ctx(mode, k == 0 ? "put unlisted" :
+				  k == 1 ? "put extobj only" :
+					   "put on both lists");
+			if (deferred) {
+				assert_true(gpuvm_bo_put_deferred(bos[k]));
+				assert_int_equal(fx_defer_count(vm), 1);
+				gpuvm_bo_deferred_cleanup(vm);
+			} else {
+				assert_true(fx_bo_put_locked(fx, bos[k]));
+			}
+			assert_int_equal(drv.frees, k + 1);
+			assert_ptr_equal(drv.freed[k], bos[k]);
+			assert_true(gpuvm_list_empty(&objs[k]->gpuva.list));
+			assert_int_equal(list_len(&vm->extobj.list),
+					 extobj_left[k]);
+			assert_int_equal(list_len(&vm->evict.list),
+					 evict_left[k]);
+			if (k < 2) {
+				assert_true(fx_bo_on_extobj(bos[2]));
+				assert_true(fx_bo_on_evict(bos[2]));
+			}
+			assert_int_equal(gpuvm_lock_held_count(), 0);
+		}
+		fx_vm_destroy(fx);
+	}
+	gpuvm_debug_enable(true);
+	assert_int_equal(harness_warnings(NULL), 0);
+	fx_context("%s", "");
+}
+
+static void test_put_unlisted(void **state)
+{
+	(void)state;
+	put_listed_and_unlisted(true, false);
+	put_listed_and_unlisted(false, false);
+	put_listed_and_unlisted(true, true);
+	put_listed_and_unlisted(false, true);
+}
+
 /* A hook armed with the checker off still sends the put down the path
  * that has the hook points. */
 static void test_put_deferred_hook_checker_off(void **state)
@@ -1637,6 +1727,7 @@ int main(int argc, char **argv)
 		drv_test(test_put_deferred),
 		drv_test(test_deferred_cleanup_order),
 		drv_test(test_put_deferred_checker_off),
+		drv_test(test_put_unlisted),
 		drv_test(test_put_deferred_hook_checker_off),
 		drv_test(test_deferred_cleanup_takes_vm_resv),
 		drv_test(test_deferred_cleanup_with_resv_held_warns),
