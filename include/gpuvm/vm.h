@@ -564,7 +564,9 @@ GPUVM_EXPORT bool gpuvm_bo_destroy_not_in_lists(struct gpuvm_bo *vm_bo);
  * Context: a put that may be the last needs the GEM list lock (immediate:
  * the gpuva mutex; staged: the GEM's resv) and, with GPUVM_RESV_PROTECTED,
  * the VM's resv (both asserted); without GPUVM_RESV_PROTECTED it takes the
- * internal list locks itself. The caller should hold its own GEM
+ * internal list locks itself (as the kernel, every time with the checker
+ * or the explorer on; with both off, only for the lists the vm_bo is on:
+ * nothing else can change them). The caller should hold its own GEM
  * reference, so that the lock it holds outlives the put. May sleep, never
  * allocates. Not for the fence signalling path: immediate-mode drivers
  * use gpuvm_bo_put_deferred() there.
@@ -585,7 +587,8 @@ GPUVM_EXPORT bool gpuvm_bo_put(struct gpuvm_bo *vm_bo);
  * and GEM references until gpuvm_bo_deferred_cleanup().
  *
  * Context: must not hold the GEM's gpuva mutex (nor, without
- * GPUVM_RESV_PROTECTED, the internal list locks it may take). Takes no
+ * GPUVM_RESV_PROTECTED, the internal list locks it may take, on the same
+ * terms as gpuvm_bo_put()). Takes no
  * resv, never allocates, never calls the driver: fit for the fence
  * signalling path.
  * Return: true when the count reached zero (the vm_bo is now a zombie).
