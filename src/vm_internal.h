@@ -80,18 +80,25 @@ static inline void vm_list_del(struct gpuvm_bo *vm_bo, enum vm_list l,
 
 /*
  * vm_list_del() for a vm_bo whose last reference is gone, its GEM list
- * lock held: whoever could still add it to a VM list (a reference holder,
- * or a walker of the GEM's list under that lock) is shut out, so an entry
- * on no list stays so and the internal lock has nothing to guard. With
- * the checker or the schedule explorer on the lock is taken all the same,
- * as the kernel takes it: the lock order the checker records and the
- * interleavings the explorer tries are the kernel's.
+ * lock held. Without GPUVM_RESV_PROTECTED an object's vm_bo is on the
+ * extobj list only if the object is external, and on the evict list only
+ * while @evicted is set (gpuvm_bo_evict() sets or clears both together,
+ * under the object's resv). Both facts are stable here: the resv pointer
+ * never changes, and @evicted only changes through gpuvm_bo_evict(),
+ * which needs a reference or the GEM list lock to reach this vm_bo. So
+ * with the checker and the explorer off, a list it cannot be on is not
+ * locked. (The list entry itself is no guide without the lock: a walk of
+ * the list may unlink a dying entry, and neighbours rewrite its links.)
+ * With either on, the lock is taken as the kernel takes it: the lock
+ * order the checker records and the interleavings the explorer tries are
+ * the kernel's.
  */
 static inline void vm_list_del_dead(struct gpuvm_bo *vm_bo, enum vm_list l,
 				    bool lock)
 {
 	if (lock && !gpuvm_checked_path() &&
-	    gpuvm_list_empty(vm_bo_list_entry(vm_bo, l)))
+	    !(l == VM_LIST_EXTOBJ ? vm_bo->obj->resv != gpuvm_resv(vm_bo->vm) :
+				    vm_bo->evicted))
 		return;
 	vm_list_del(vm_bo, l, lock);
 }

@@ -231,7 +231,9 @@ struct gpuvm {
  * @obj: the GEM object; a counted reference, dropped after @vm's
  * @evicted: whether @obj is evicted, as last told by gpuvm_bo_evict();
  *           protected by @obj's resv. gpuvm_bo_create() does not set it:
- *           a driver's vm_bo_alloc must return zeroed memory.
+ *           a driver's vm_bo_alloc must return zeroed memory. Drivers
+ *           read it; only gpuvm_bo_evict() writes it (it says whether the
+ *           vm_bo is on the evict list, which the last put relies on).
  * @kref: the reference count (atomic); 0 while a zombie
  * @list.gpuva: the VAs linked to this vm_bo (through gpuva.gem.entry);
  *              the GEM list lock
@@ -564,9 +566,10 @@ GPUVM_EXPORT bool gpuvm_bo_destroy_not_in_lists(struct gpuvm_bo *vm_bo);
  * Context: a put that may be the last needs the GEM list lock (immediate:
  * the gpuva mutex; staged: the GEM's resv) and, with GPUVM_RESV_PROTECTED,
  * the VM's resv (both asserted); without GPUVM_RESV_PROTECTED it takes the
- * internal list locks itself (as the kernel, every time with the checker
- * or the explorer on; with both off, only for the lists the vm_bo is on:
- * nothing else can change them). The caller should hold its own GEM
+ * internal list locks itself (as the kernel, both every time with the
+ * checker or the explorer on; with both off, only those of the lists the
+ * vm_bo can be on: extobj for an external object, evict while @evicted
+ * is set). The caller should hold its own GEM
  * reference, so that the lock it holds outlives the put. May sleep, never
  * allocates. Not for the fence signalling path: immediate-mode drivers
  * use gpuvm_bo_put_deferred() there.

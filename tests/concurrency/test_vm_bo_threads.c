@@ -644,6 +644,34 @@ static void test_obtain_while_zombies_resv_protected(void **state)
 	run_rounds(WITH_OBTAIN, GPUVM_RESV_PROTECTED);
 }
 
+/*
+ * With the checker off, a last put skips the list lock of an entry that
+ * is on no list (private objects' extobj entries, every evict entry)
+ * while other threads take and drop that lock for their own vm_bos:
+ * under ThreadSanitizer this is where such a skip would race.
+ */
+static void run_rounds_checker_off(enum variant variant)
+{
+	gpuvm_debug_enable(false);
+	run_rounds(variant, 0);
+	gpuvm_debug_enable(true);
+}
+
+static void test_put_deferred_checker_off(void **state)
+{
+	run_rounds_checker_off(PUT_ONLY);
+}
+
+static void test_unlink_defer_checker_off(void **state)
+{
+	run_rounds_checker_off(WITH_UNLINK);
+}
+
+static void test_obtain_while_zombies_checker_off(void **state)
+{
+	run_rounds_checker_off(WITH_OBTAIN);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -653,6 +681,9 @@ int main(int argc, char **argv)
 		harness_test(test_unlink_defer_resv_protected),
 		harness_test(test_obtain_while_zombies),
 		harness_test(test_obtain_while_zombies_resv_protected),
+		harness_test(test_put_deferred_checker_off),
+		harness_test(test_unlink_defer_checker_off),
+		harness_test(test_obtain_while_zombies_checker_off),
 	};
 
 	return harness_run("gpuvm/vm_bo-threads", tests, argc, argv);

@@ -771,9 +771,10 @@ static unsigned int list_len(const struct gpuvm_list_head *head)
 }
 
 /*
- * The last put of a vm_bo on no VM list, on the extobj list only, and on
- * both, with the checker off (where an entry on no list skips its list
- * lock) and on: each leaves exactly its own entries, the others' stay.
+ * The last put of a vm_bo on no VM list, on the extobj list only, on the
+ * evict list only, and on both, with the checker off (where a list the
+ * vm_bo cannot be on is not locked) and on: each leaves exactly its own
+ * entries, the others' stay.
  * @deferred: gpuvm_bo_put_deferred() and a cleanup in immediate mode,
  * else the final gpuvm_bo_put().
  */
@@ -785,12 +786,16 @@ static void put_listed_and_unlisted(bool checker, bool deferred)
 	for (mode = 0; mode < FX_NR_MODES; mode++) {
 		struct fx_vm *fx;
 		struct gpuvm *vm;
-		struct gpuvm_gem_object *objs[3];
-		struct gpuvm_bo *bos[3];
+		struct gpuvm_gem_object *objs[4];
+		struct gpuvm_bo *bos[4];
 		struct gpuvm_exec exec;
 		/* After each put: extobj and evict list lengths. */
-		static const unsigned int extobj_left[3] = { 2, 1, 0 };
-		static const unsigned int evict_left[3] = { 1, 1, 0 };
+		static const unsigned int extobj_left[4] = { 2, 1, 1, 0 };
+		static const unsigned int evict_left[4] = { 2, 2, 1, 0 };
+		static const char *const what[4] = { "put unlisted",
+						     "put extobj only",
+						     "put evict only",
+						     "put on both lists" };
 
 		if (is_protected(mode) || (deferred && !is_immediate(mode)))
 			continue; /* the lists are the VM resv's: no lock */
@@ -798,22 +803,22 @@ static void put_listed_and_unlisted(bool checker, bool deferred)
 		vm = &fx->base;
 		objs[0] = fx_obj(fx, 'a'); /* private: on no VM list */
 		objs[1] = fx_obj(fx, 'B'); /* external: extobj only */
-		objs[2] = fx_obj(fx, 'C'); /* external and evicted: both */
+		objs[2] = fx_obj(fx, 'd'); /* private and evicted: evict */
+		objs[3] = fx_obj(fx, 'C'); /* external and evicted: both */
 		ctx(mode, "set up");
-		for (k = 0; k < 3; k++) {
+		for (k = 0; k < 4; k++) {
 			bos[k] = fx_bo_obtain(fx, objs[k]);
 			extobj_add_locked(fx, bos[k]);
 		}
 		evict_locked(bos[2], true);
+		evict_locked(bos[3], true);
 		lock_vm_and_extobjs(fx, &exec, 0);
 		gpuvm_exec_fini(&exec);
 		assert_int_equal(list_len(&vm->extobj.list), 2);
-		assert_int_equal(list_len(&vm->evict.list), 1);
+		assert_int_equal(list_len(&vm->evict.list), 2);
 
-		for (k = 0; k < 3; k++) {
-			ctx(mode, k == 0 ? "put unlisted" :
-				  k == 1 ? "put extobj only" :
-					   "put on both lists");
+		for (k = 0; k < 4; k++) {
+			ctx(mode, what[k]);
 			if (deferred) {
 				assert_true(gpuvm_bo_put_deferred(bos[k]));
 				assert_int_equal(fx_defer_count(vm), 1);
@@ -828,9 +833,9 @@ static void put_listed_and_unlisted(bool checker, bool deferred)
 					 extobj_left[k]);
 			assert_int_equal(list_len(&vm->evict.list),
 					 evict_left[k]);
-			if (k < 2) {
-				assert_true(fx_bo_on_extobj(bos[2]));
-				assert_true(fx_bo_on_evict(bos[2]));
+			if (k < 3) {
+				assert_true(fx_bo_on_extobj(bos[3]));
+				assert_true(fx_bo_on_evict(bos[3]));
 			}
 			assert_int_equal(gpuvm_lock_held_count(), 0);
 		}
