@@ -280,6 +280,7 @@ struct gpuvm_bo *gpuvm_bo_create(struct gpuvm *gpuvm,
 	gpuvm_list_init(&vm_bo->list.entry.gem);
 	gpuvm_list_init(&vm_bo->list.entry.extobj);
 	gpuvm_list_init(&vm_bo->list.entry.evict);
+	vm_bo->on_extobj__ = vm_bo->on_evict__ = 0;
 	vm_bo->list.entry.bo_defer.next = NULL;
 	vm_bo->hash_next__ = NULL;
 	if (gpuvm_debug_active())

@@ -53,6 +53,18 @@ static inline struct gpuvm_list_head *vm_bo_list_entry(struct gpuvm_bo *vm_bo,
 				     &vm_bo->list.entry.evict;
 }
 
+/*
+ * Whether @vm_bo is on list @l: a byte of its own beside the entry, set
+ * and cleared with the entry under the list's lock (or the VM resv), but
+ * unlike the entry never written on behalf of a neighbour, so it can be
+ * read without the lock.
+ */
+static inline unsigned char *vm_bo_on_list(struct gpuvm_bo *vm_bo,
+					   enum vm_list l)
+{
+	return l == VM_LIST_EXTOBJ ? &vm_bo->on_extobj__ : &vm_bo->on_evict__;
+}
+
 /* Append unless already on the list; @lock: take the internal lock. */
 static inline void vm_list_add(struct gpuvm_bo *vm_bo, enum vm_list l,
 			       bool lock)
@@ -61,8 +73,10 @@ static inline void vm_list_add(struct gpuvm_bo *vm_bo, enum vm_list l,
 
 	if (lock)
 		gpuvm_mutex_lock(vm_list_lock(vm_bo->vm, l));
-	if (gpuvm_list_empty(entry))
+	if (gpuvm_list_empty(entry)) {
 		gpuvm_list_add_tail(entry, vm_list_head(vm_bo->vm, l));
+		__atomic_store_n(vm_bo_on_list(vm_bo, l), 1, __ATOMIC_RELAXED);
+	}
 	if (lock)
 		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
 }
@@ -74,31 +88,27 @@ static inline void vm_list_del(struct gpuvm_bo *vm_bo, enum vm_list l,
 	if (lock)
 		gpuvm_mutex_lock(vm_list_lock(vm_bo->vm, l));
 	gpuvm_list_del_init(vm_bo_list_entry(vm_bo, l));
+	__atomic_store_n(vm_bo_on_list(vm_bo, l), 0, __ATOMIC_RELEASE);
 	if (lock)
 		gpuvm_mutex_unlock(vm_list_lock(vm_bo->vm, l));
 }
 
 /*
  * vm_list_del() for a vm_bo whose last reference is gone, its GEM list
- * lock held. Without GPUVM_RESV_PROTECTED an object's vm_bo is on the
- * extobj list only if the object is external, and on the evict list only
- * while @evicted is set (gpuvm_bo_evict() sets or clears both together,
- * under the object's resv). Both facts are stable here: the resv pointer
- * never changes, and @evicted only changes through gpuvm_bo_evict(),
- * which needs a reference or the GEM list lock to reach this vm_bo. So
- * with the checker and the explorer off, a list it cannot be on is not
- * locked. (The list entry itself is no guide without the lock: a walk of
- * the list may unlink a dying entry, and neighbours rewrite its links.)
- * With either on, the lock is taken as the kernel takes it: the lock
- * order the checker records and the interleavings the explorer tries are
- * the kernel's.
+ * lock held. Nobody can put it on a list any more (that takes a reference
+ * or the GEM list lock); a walk of the list may still take it off, which
+ * clears its byte after unlinking it (release, paired with the acquire
+ * here). So with the checker and the explorer off, a list it is not on
+ * is not locked. The entry itself is no guide without the lock: removing
+ * a neighbour rewrites its links. With either on, the lock is taken as
+ * the kernel takes it: the lock order the checker records and the
+ * interleavings the explorer tries are the kernel's.
  */
 static inline void vm_list_del_dead(struct gpuvm_bo *vm_bo, enum vm_list l,
 				    bool lock)
 {
 	if (lock && !gpuvm_checked_path() &&
-	    !(l == VM_LIST_EXTOBJ ? vm_bo->obj->resv != gpuvm_resv(vm_bo->vm) :
-				    vm_bo->evicted))
+	    !__atomic_load_n(vm_bo_on_list(vm_bo, l), __ATOMIC_ACQUIRE))
 		return;
 	vm_list_del(vm_bo, l, lock);
 }

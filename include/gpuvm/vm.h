@@ -231,9 +231,7 @@ struct gpuvm {
  * @obj: the GEM object; a counted reference, dropped after @vm's
  * @evicted: whether @obj is evicted, as last told by gpuvm_bo_evict();
  *           protected by @obj's resv. gpuvm_bo_create() does not set it:
- *           a driver's vm_bo_alloc must return zeroed memory. Drivers
- *           read it; only gpuvm_bo_evict() writes it (it says whether the
- *           vm_bo is on the evict list, which the last put relies on).
+ *           a driver's vm_bo_alloc must return zeroed memory.
  * @kref: the reference count (atomic); 0 while a zombie
  * @list.gpuva: the VAs linked to this vm_bo (through gpuva.gem.entry);
  *              the GEM list lock
@@ -250,6 +248,8 @@ struct gpuvm_bo {
 	struct gpuvm *vm; /* counted reference */
 	struct gpuvm_gem_object *obj; /* counted reference */
 	bool evicted; /* protected by obj's resv */
+	unsigned char on_extobj__; /* on the extobj list */
+	unsigned char on_evict__; /* on the evict list */
 	int kref; /* atomic, 0 while a zombie */
 	struct {
 		struct gpuvm_list_head gpuva; /* linked VAs */
@@ -568,8 +568,7 @@ GPUVM_EXPORT bool gpuvm_bo_destroy_not_in_lists(struct gpuvm_bo *vm_bo);
  * the VM's resv (both asserted); without GPUVM_RESV_PROTECTED it takes the
  * internal list locks itself (as the kernel, both every time with the
  * checker or the explorer on; with both off, only those of the lists the
- * vm_bo can be on: extobj for an external object, evict while @evicted
- * is set). The caller should hold its own GEM
+ * vm_bo is on). The caller should hold its own GEM
  * reference, so that the lock it holds outlives the put. May sleep, never
  * allocates. Not for the fence signalling path: immediate-mode drivers
  * use gpuvm_bo_put_deferred() there.

@@ -164,6 +164,8 @@ pub struct gpuvm_bo {
     pub vm: *mut gpuvm,
     pub obj: *mut gpuvm_gem_object,
     pub evicted: bool,
+    on_extobj: u8,
+    on_evict: u8,
     pub kref: c_int,
     pub list: gpuvm_bo_lists,
     hash_next: *mut gpuvm_bo,

@@ -166,7 +166,8 @@ fn rust_layout() -> Table {
     field!(t, "gpuvm.evict.lock", b::gpuvm => evict, b::gpuvm_bo_list => lock);
     field!(t, "gpuvm.bo_defer", b::gpuvm => bo_defer);
 
-    // The private hash_next__ at the end is covered by the size.
+    // The private hash_next__ at the end is covered by the size, the
+    // private on_extobj__ and on_evict__ bytes by kref's offset.
     ty!(t, "gpuvm_bo", b::gpuvm_bo);
     field!(t, "gpuvm_bo.vm", b::gpuvm_bo => vm);
     field!(t, "gpuvm_bo.obj", b::gpuvm_bo => obj);

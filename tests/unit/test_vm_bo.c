@@ -773,7 +773,7 @@ static unsigned int list_len(const struct gpuvm_list_head *head)
 /*
  * The last put of a vm_bo on no VM list, on the extobj list only, on the
  * evict list only, and on both, with the checker off (where a list the
- * vm_bo cannot be on is not locked) and on: each leaves exactly its own
+ * vm_bo is not on is not locked) and on: each leaves exactly its own
  * entries, the others' stay.
  * @deferred: gpuvm_bo_put_deferred() and a cleanup in immediate mode,
  * else the final gpuvm_bo_put().
