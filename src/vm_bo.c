@@ -459,9 +459,9 @@ static void vm_bo_destroy(struct gpuvm_bo *vm_bo)
 
 	if (!lock)
 		gpuvm_resv_assert_held__(gpuvm, "gpuvm_bo_put");
-	/* As the kernel: both lists, whatever the object. Asking whether it
-	 * is external first would read a line of the object the put has no
-	 * other use for. */
+	/* Both lists, whatever the object (asking whether it is external
+	 * would read a line of the object the put has no other use for);
+	 * the lock of a list the vm_bo is not on is skipped. */
 	vm_list_del_dead(vm_bo, VM_LIST_EXTOBJ, lock);
 	vm_list_del_dead(vm_bo, VM_LIST_EVICT, lock);
 
