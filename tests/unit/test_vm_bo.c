@@ -760,16 +760,6 @@ static void test_put_deferred_checker_off(void **state)
 	gpuvm_debug_enable(true);
 }
 
-static unsigned int list_len(const struct gpuvm_list_head *head)
-{
-	const struct gpuvm_list_head *pos;
-	unsigned int n = 0;
-
-	for (pos = head->next; pos != head; pos = pos->next)
-		n++;
-	return n;
-}
-
 /*
  * The last put of a vm_bo on no VM list, on the extobj list only, on the
  * evict list only, and on both, with the checker off (where a list the
@@ -814,8 +804,8 @@ static void put_listed_and_unlisted(bool checker, bool deferred)
 		evict_locked(bos[3], true);
 		lock_vm_and_extobjs(fx, &exec, 0);
 		gpuvm_exec_fini(&exec);
-		assert_int_equal(list_len(&vm->extobj.list), 2);
-		assert_int_equal(list_len(&vm->evict.list), 2);
+		assert_int_equal(fx_list_count(&vm->extobj.list), 2);
+		assert_int_equal(fx_list_count(&vm->evict.list), 2);
 
 		for (k = 0; k < 4; k++) {
 			ctx(mode, what[k]);
@@ -829,9 +819,9 @@ static void put_listed_and_unlisted(bool checker, bool deferred)
 			assert_int_equal(drv.frees, k + 1);
 			assert_ptr_equal(drv.freed[k], bos[k]);
 			assert_true(gpuvm_list_empty(&objs[k]->gpuva.list));
-			assert_int_equal(list_len(&vm->extobj.list),
+			assert_int_equal(fx_list_count(&vm->extobj.list),
 					 extobj_left[k]);
-			assert_int_equal(list_len(&vm->evict.list),
+			assert_int_equal(fx_list_count(&vm->evict.list),
 					 evict_left[k]);
 			if (k < 3) {
 				assert_true(fx_bo_on_extobj(bos[3]));
