@@ -19,7 +19,7 @@ struct list_walk {
 	struct gpuvm_list_head **local_list_slot;
 	struct gpuvm_mutex *lock;
 	size_t entry_offset; /* of the list node inside struct gpuvm_bo */
-	size_t on_list_offset; /* of its on_*__ byte */
+	enum vm_list kind;
 	struct gpuvm_list_head local;
 	const char *func;
 };
@@ -33,12 +33,11 @@ static void walk_init(struct list_walk *w, struct gpuvm *gpuvm, enum vm_list l,
 	if (l == VM_LIST_EXTOBJ) {
 		w->local_list_slot = &gpuvm->extobj.local_list;
 		w->entry_offset = offsetof(struct gpuvm_bo, list.entry.extobj);
-		w->on_list_offset = offsetof(struct gpuvm_bo, on_extobj__);
 	} else {
 		w->local_list_slot = &gpuvm->evict.local_list;
 		w->entry_offset = offsetof(struct gpuvm_bo, list.entry.evict);
-		w->on_list_offset = offsetof(struct gpuvm_bo, on_evict__);
 	}
+	w->kind = l;
 	gpuvm_list_init(&w->local);
 	w->func = func;
 }
@@ -105,10 +104,9 @@ static struct gpuvm_bo *walk_next(struct list_walk *w, struct gpuvm_bo *prev)
 			gpuvm_list_move_tail(node, &w->local);
 			break;
 		}
-		/* Dying: it will not come back, forget it here. */
-		gpuvm_list_del_init(node);
-		__atomic_store_n((unsigned char *)vm_bo + w->on_list_offset, 0,
-				 __ATOMIC_RELEASE);
+		/* Dying: it will not come back, forget it here (the lock
+		 * is held). */
+		vm_list_del(vm_bo, w->kind, false);
 		vm_bo = NULL;
 	}
 	gpuvm_mutex_unlock(w->lock);
