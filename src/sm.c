@@ -587,12 +587,49 @@ static bool remap_prev_in_place(struct gpuvm *gpuvm, struct gpuva *old,
 	return true;
 }
 
+/*
+ * gpuva_remap() with the checker and the explorer off: @old's VM reference
+ * passes to the first remnant instead of being dropped and taken again, so
+ * a remap costs one atomic (two remnants) or none, not three to five. Each
+ * atomic waits for the list stores before it to reach memory; the count a
+ * driver reads afterwards is the same, and it never drops in between.
+ */
+static void remap_passing_ref(struct gpuvm *gpuvm, struct gpuva *old,
+			      struct gpuva *prev, struct gpuva *next,
+			      const struct gpuva_op_remap *op)
+{
+	bool owed = false; /* old's reference, not yet passed on */
+
+	if (!op->prev || !remap_prev_in_place(gpuvm, old, prev, op->prev)) {
+		gpuvm_va_remove_node(gpuvm, old);
+		owed = true;
+		if (op->prev) {
+			gpuva_init_from_op(prev, op->prev);
+			if (!gpuvm_va_insert__(gpuvm, prev, false))
+				owed = false;
+		}
+	}
+	if (op->next) {
+		gpuva_init_from_op(next, op->next);
+		if (!gpuvm_va_insert__(gpuvm, next, !owed))
+			owed = false;
+	}
+	if (owed) /* no remnant took it (kernel parity: a failed map is
+		   * dropped), so it goes as gpuva_remove() drops it */
+		gpuvm_put(gpuvm);
+}
+
 void gpuva_remap(struct gpuva *prev, struct gpuva *next,
 		 const struct gpuva_op_remap *op)
 {
 	struct gpuva *old = op->unmap->va;
 	struct gpuvm *gpuvm = old->vm;
 
+	/* The kernel node is refused by gpuva_remove(), below. */
+	if (!gpuvm_checked_path() && old != &gpuvm->kernel_alloc_node) {
+		remap_passing_ref(gpuvm, old, prev, next, op);
+		return;
+	}
 	/* Keep the VM alive across the remove: the remnants re-reference it. */
 	gpuvm_get(gpuvm);
 	if (!op->prev || !remap_prev_in_place(gpuvm, old, prev, op->prev)) {

@@ -12,7 +12,7 @@
 #include "leaks.h"
 #include "vm_internal.h"
 
-int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
+int gpuvm_va_insert__(struct gpuvm *gpuvm, struct gpuva *va, bool get_vm)
 {
 	uint64_t addr = va->va.addr, range = va->va.range;
 	void *prev, *next;
@@ -40,8 +40,14 @@ int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
 		next ? &((struct gpuva *)next)->rb.entry : &gpuvm->rb.list);
 	if (gpuvm_debug_active())
 		gpuvm_obj_vm_vas__(gpuvm, 1);
-	gpuvm_get(gpuvm);
+	if (get_vm)
+		gpuvm_get(gpuvm);
 	return 0;
+}
+
+int gpuva_insert(struct gpuvm *gpuvm, struct gpuva *va)
+{
+	return gpuvm_va_insert__(gpuvm, va, true);
 }
 
 void gpuva_remove(struct gpuva *va)

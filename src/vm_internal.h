@@ -24,6 +24,10 @@ static inline int gpuvm_va_insert_node(struct gpuvm *gpuvm, struct gpuva *va)
 				     va->va.addr + va->va.range, va);
 }
 
+/* gpuva_insert(), taking the VA's VM reference only if @get_vm: false
+ * when the caller hands it one it already holds. */
+int gpuvm_va_insert__(struct gpuvm *gpuvm, struct gpuva *va, bool get_vm);
+
 /* Take @va out of the index and the ordered list. */
 static inline void gpuvm_va_remove_node(struct gpuvm *gpuvm, struct gpuva *va)
 {

@@ -403,9 +403,12 @@ GPUVM_EXPORT int gpuva_map_checked(struct gpuvm *gpuvm, struct gpuva *va,
  *
  * Context: the driver's VA-space lock; never blocks, fit for the fence
  * signalling path.
- * Kernel parity: a VM reference is held across the removal; an insert can
- * fail with -ENOMEM unless gpuvm_va_reserve() covered the (up to two)
- * inserts.
+ * Kernel parity: the VM cannot go away during the removal (with the
+ * checker or the explorer on, a reference is held across it; with both
+ * off, the old VA's reference passes straight to a remnant, so a remap
+ * takes one atomic or none); the count afterwards is the kernel's, one
+ * per VA. An insert can fail with -ENOMEM unless gpuvm_va_reserve()
+ * covered the (up to two) inserts.
  */
 GPUVM_EXPORT void gpuva_remap(struct gpuva *prev, struct gpuva *next,
 			      const struct gpuva_op_remap *op);

@@ -1440,6 +1440,106 @@ static void test_link_unlink_immediate(void **state)
 
 /* The index may need memory on insert: -ENOMEM leaves everything as it
  * was (a documented deviation), and a reservation makes inserts safe. */
+/*
+ * One remap of @old: remnants [old start, +@prev_len) (at @prev_at past the
+ * start when not 0, as only a driver builds it) and [@next_at, old end),
+ * a length of 0 meaning none. Return: the VM's count after it.
+ */
+static int remap_one(struct fx_vm *fx, struct gpuva *old, uint64_t prev_at,
+		     uint64_t prev_len, uint64_t next_at)
+{
+	uint64_t addr = old->va.addr, end = addr + old->va.range;
+	struct gpuva_op_map p = { { addr + prev_at, prev_len },
+				  { old->gem.offset + prev_at, old->gem.obj } };
+	struct gpuva_op_map n = { { next_at, end - next_at },
+				  { old->gem.offset + (next_at - addr),
+				    old->gem.obj } };
+	struct gpuva_op_unmap u = { old, false };
+	struct gpuva_op_remap r = { prev_len ? &p : NULL,
+				    next_at < end ? &n : NULL, &u };
+	struct gpuva *prev = prev_len ? fx_va_new(0, 0, NULL, 0) : NULL;
+	struct gpuva *next = next_at < end ? fx_va_new(0, 0, NULL, 0) : NULL;
+
+	gpuva_remap(prev, next, &r);
+	if (old != prev)
+		fx_va_free(old);
+	return vm_kref(fx);
+}
+
+/*
+ * gpuva_remap()'s VM references. With the checker off it passes the old
+ * VA's reference on to a remnant instead of dropping and retaking it; the
+ * counts must be the checked path's: one per VA, after every shape of
+ * remap and after a remnant whose insert failed.
+ */
+static void remap_references(bool checker)
+{
+	struct fx_vm *fx;
+	struct gpuva *va;
+	char before[FX_TEXT_MAX];
+	unsigned int i, failed = 0;
+	int base;
+	long live;
+
+	gpuvm_debug_enable(checker);
+	fx = fx_vm_create(0, 0, 1 << 20, 0, 0);
+	base = vm_kref(fx);
+
+	va = fx_va_insert(fx, 0, 10, fx_obj(fx, 'a'), 100);
+	assert_int_equal(remap_one(fx, va, 0, 3, 7), base + 2); /* both */
+	fx_assert_tree(fx, "a [0,3) @100, a [7,10) @107");
+	va = gpuva_find(&fx->base, 0, 3);
+	assert_int_equal(remap_one(fx, va, 0, 1, 3), base + 2); /* prev */
+	va = gpuva_find(&fx->base, 7, 3);
+	assert_int_equal(remap_one(fx, va, 0, 0, 8), base + 2); /* next */
+	fx_assert_tree(fx, "a [0,1) @100, a [8,10) @108");
+	/* A prev that does not start where the old VA did takes the old
+	 * reference through a plain insert, then next takes its own. */
+	va = fx_va_insert(fx, 20, 10, fx_obj(fx, 'a'), 200);
+	assert_int_equal(remap_one(fx, va, 2, 3, 28), base + 4);
+	fx_assert_tree(fx, "a [0,1) @100, a [8,10) @108, a [22,25) @202, "
+			   "a [28,30) @208");
+	fx_clear(fx);
+	assert_int_equal(vm_kref(fx), base);
+
+	/* Split VAs until a next remnant needs a node that cannot be had:
+	 * it is not inserted, and the VM holds one reference per VA. */
+	for (i = 0; i < 256; i++)
+		fx_va_insert(fx, i * 16, 8, fx_obj(fx, 'a'), i);
+	for (i = 0; i < 256 && !failed; i++) {
+		va = gpuva_find(&fx->base, i * 16, 8);
+		fx_tree_format(fx, before, sizeof(before));
+		live = gpuvm_alloc_live();
+		gpuvm_alloc_fail_nth(1);
+		if (remap_one(fx, va, 0, 2, i * 16 + 5) ==
+		    base + 256 + (int)i + 1) {
+			assert_false(gpuvm_alloc_fault_fired());
+			continue;
+		}
+		assert_true(gpuvm_alloc_fault_fired());
+		assert_int_equal(vm_kref(fx), base + 256 + (int)i);
+		assert_int_equal(fx_va_count(fx), 256 + i);
+		assert_null(gpuva_find_first(&fx->base, i * 16 + 5, 3));
+		assert_non_null(gpuva_find(&fx->base, i * 16, 2));
+		assert_int_equal(gpuvm_alloc_live(), live);
+		failed++;
+	}
+	gpuvm_alloc_fail_nth(0);
+	assert_int_equal(failed, 1);
+	fx_vm_destroy(fx);
+	gpuvm_debug_enable(true);
+}
+
+static void test_remap_references(void **state)
+{
+	remap_references(true);
+}
+
+static void test_remap_references_checker_off(void **state)
+{
+	remap_references(false);
+}
+
 static void test_insert_enomem(void **state)
 {
 	struct fx_vm *fx = fx_vm_create(0, 0, 1 << 20, 0, 0);
@@ -1828,6 +1928,8 @@ int main(int argc, char **argv)
 		harness_test(test_va_iterators),
 		harness_test(test_insert_remove),
 		harness_test(test_unmap_remap_helpers),
+		harness_test(test_remap_references),
+		harness_test(test_remap_references_checker_off),
 		harness_test(test_link_unlink_staged),
 		harness_test(test_link_unlink_immediate),
 		harness_test(test_insert_enomem),
