@@ -1463,6 +1463,11 @@ static int remap_one(struct fx_vm *fx, struct gpuva *old, uint64_t prev_at,
 	gpuva_remap(prev, next, &r);
 	if (old != prev)
 		fx_va_free(old);
+	/* A remnant whose insert failed is the caller's to free. */
+	if (prev && !prev->vm)
+		fx_va_free(prev);
+	if (next && !next->vm)
+		fx_va_free(next);
 	return vm_kref(fx);
 }
 
