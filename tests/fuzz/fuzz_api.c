@@ -5,7 +5,9 @@
  * every step.
  *
  * Input layout (missing bytes read as zero):
- *   byte 0       bit 0: immediate mode (all VMs), bit 1: three VMs, else two
+ *   byte 0       bit 0: immediate mode (all VMs), bit 1: three VMs, else two,
+ *                bit 2: the debug checker off (the library's lean paths:
+ *                the model's checks are the same, only misuse reports go)
  *   1 per VM     bit 0: GPUVM_RESV_PROTECTED, bits 1-2: where the window
  *                starts (0, 1 MiB, just below 4 GiB, at the top of the
  *                address space), bits 3-5: the kernel-reserved region
@@ -1864,6 +1866,8 @@ static void setup(struct input *in)
 	memset(&g, 0, sizeof(g));
 	g.immediate = b & 1;
 	g.nvm = (b & 2) ? 3 : 2;
+	/* Nothing is alive or locked between inputs: safe to switch. */
+	gpuvm_debug_enable(!(b & 4));
 	for (v = 0; v < g.nvm; v++) {
 		uint8_t c = in_byte(in);
 		struct m_vm *mv = &g.m.vm[v];
