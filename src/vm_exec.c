@@ -18,7 +18,6 @@ struct list_walk {
 	struct gpuvm_list_head *list;
 	struct gpuvm_list_head **local_list_slot;
 	struct gpuvm_mutex *lock;
-	size_t entry_offset; /* of the list node inside struct gpuvm_bo */
 	enum vm_list kind;
 	struct gpuvm_list_head local;
 	const char *func;
@@ -30,13 +29,8 @@ static void walk_init(struct list_walk *w, struct gpuvm *gpuvm, enum vm_list l,
 	w->gpuvm = gpuvm;
 	w->list = vm_list_head(gpuvm, l);
 	w->lock = vm_list_lock(gpuvm, l);
-	if (l == VM_LIST_EXTOBJ) {
-		w->local_list_slot = &gpuvm->extobj.local_list;
-		w->entry_offset = offsetof(struct gpuvm_bo, list.entry.extobj);
-	} else {
-		w->local_list_slot = &gpuvm->evict.local_list;
-		w->entry_offset = offsetof(struct gpuvm_bo, list.entry.evict);
-	}
+	w->local_list_slot = l == VM_LIST_EXTOBJ ? &gpuvm->extobj.local_list :
+						   &gpuvm->evict.local_list;
 	w->kind = l;
 	gpuvm_list_init(&w->local);
 	w->func = func;
@@ -98,8 +92,7 @@ static struct gpuvm_bo *walk_next(struct list_walk *w, struct gpuvm_bo *prev)
 	while (!gpuvm_list_empty(w->list)) {
 		struct gpuvm_list_head *node = w->list->next;
 
-		vm_bo = (struct gpuvm_bo *)(void *)((char *)node -
-						    w->entry_offset);
+		vm_bo = vm_bo_of_list_entry(node, w->kind);
 		if (gpuvm_kref_get_unless_zero(&vm_bo->kref)) {
 			gpuvm_list_move_tail(node, &w->local);
 			break;

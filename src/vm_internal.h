@@ -57,6 +57,16 @@ static inline struct gpuvm_list_head *vm_bo_list_entry(struct gpuvm_bo *vm_bo,
 				     &vm_bo->list.entry.evict;
 }
 
+/* The vm_bo whose list-@l entry is @entry. */
+static inline struct gpuvm_bo *
+vm_bo_of_list_entry(struct gpuvm_list_head *entry, enum vm_list l)
+{
+	return l == VM_LIST_EXTOBJ ? gpuvm_container_of(entry, struct gpuvm_bo,
+							list.entry.extobj) :
+				     gpuvm_container_of(entry, struct gpuvm_bo,
+							list.entry.evict);
+}
+
 /*
  * Whether @vm_bo is on list @l: a byte of its own beside the entry, set
  * and cleared with the entry under the list's lock (or the VM resv), but
