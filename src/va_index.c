@@ -889,10 +889,11 @@ static struct va_pos item_pos(const struct gpuvm_va_index *idx, void *item,
 
 	if (!idx->backref || !(leaf = *backref_of(idx, item)))
 		return (struct va_pos){ NULL, 0 };
-	/* Only the keys: the whole leaf would hold a dozen line fill buffers
-	 * the next removal's misses need (removing a million entries by
-	 * pointer in random order: 0.87-1.05x the rb-tree with the whole
-	 * leaf, 1.11-1.31x with the keys only). */
+	/* Only the keys, which the search needs first. Prefetching the whole
+	 * leaf was slower (removing a million entries by pointer in random
+	 * order: 0.86-1.08x the rb-tree with it, 0.98-1.22x, median 1.13,
+	 * with the keys only), most likely because a dozen lines in flight
+	 * hold back the misses of the removals that follow. */
 	prefetch_keys(leaf);
 	slot = leaf_rank_le(leaf, start);
 	if (!slot || leaf->val[slot - 1].item != item)
