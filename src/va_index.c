@@ -1023,6 +1023,22 @@ void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
 	return p.leaf->val[p.slot].item;
 }
 
+void *gpuvm_va_index_next_item(const struct gpuvm_va_index *idx, void *item,
+			       uint64_t start, uint64_t *next_start)
+{
+	struct va_pos p = item_pos(idx, item, start);
+
+	if (!p.leaf)
+		p = exact_pos(idx, start);
+	if (!p.leaf)
+		return NULL;
+	p = pos_fix((struct va_pos){ p.leaf, p.slot + 1 });
+	if (!p.leaf)
+		return NULL;
+	*next_start = p.leaf->start[p.slot];
+	return p.leaf->val[p.slot].item;
+}
+
 void *gpuvm_va_index_lookup_exact(const struct gpuvm_va_index *idx,
 				  uint64_t start)
 {

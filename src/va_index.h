@@ -161,6 +161,15 @@ void *gpuvm_va_index_first_overlap(const struct gpuvm_va_index *idx,
 void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
 					      uint64_t start, uint64_t end);
 
+/*
+ * The entry after @item, which is in the index and starts at @start: its
+ * item, and its start in *@next_start; NULL if @item is the last. With
+ * backrefs the answer comes from @item's leaf, so a walk learns where the
+ * next entry starts without touching that entry's item.
+ */
+void *gpuvm_va_index_next_item(const struct gpuvm_va_index *idx, void *item,
+			       uint64_t start, uint64_t *next_start);
+
 /* The entry starting exactly at @start, or NULL. */
 void *gpuvm_va_index_lookup_exact(const struct gpuvm_va_index *idx,
 				  uint64_t start);

@@ -286,6 +286,7 @@ static void test_queries_across_leaves(void **state)
 {
 	struct gpuvm_va_index idx;
 	unsigned int i, n = 5000;
+	uint64_t next_start;
 
 	fill_grid(&idx, n);
 	assert_true(idx.height >= 3);
@@ -309,6 +310,11 @@ static void test_queries_across_leaves(void **state)
 				 ITEM(i + 1));
 		assert_ptr_equal(gpuvm_va_index_next_from(&idx, e),
 				 i + 1 < n ? ITEM(i + 2) : NULL);
+		next_start = 0;
+		assert_ptr_equal(gpuvm_va_index_next_item(&idx, ITEM(i + 1), s,
+							  &next_start),
+				 i + 1 < n ? ITEM(i + 2) : NULL);
+		assert_int_equal(next_start, i + 1 < n ? GRID_START(i + 1) : 0);
 	}
 	gpuvm_va_index_destroy(&idx);
 }
@@ -635,6 +641,16 @@ static void check_against_model(const struct gpuvm_va_index *idx,
 			 i ? m->e[i - 1].item : NULL);
 	want = i && m->e[i - 1].end == q ? m->e[i - 1].item : NULL;
 	assert_ptr_equal(gpuvm_va_index_prev(idx, q), want);
+	if (i < m->n && m->e[i].start == q) {
+		/* The successor of the entry at q, and where it starts. */
+		uint64_t next_start = 0x5a5a;
+
+		want = gpuvm_va_index_next_item(idx, m->e[i].item, q,
+						&next_start);
+		assert_ptr_equal(want, i + 1 < m->n ? m->e[i + 1].item : NULL);
+		assert_int_equal(next_start,
+				 i + 1 < m->n ? m->e[i + 1].start : 0x5a5a);
+	}
 }
 
 static void check_walk(struct gpuvm_va_index *idx, const struct model *m,
