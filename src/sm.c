@@ -64,8 +64,8 @@ static inline struct gpuva *sm_next(struct gpuvm *gpuvm, struct gpuva *va,
 
 /*
  * A VA the walk visits is about to be unmapped or split: its removal
- * writes the link of its predecessor in rb.list (its successor is the
- * walk's next step, loaded anyway), and the driver then unlinks it from
+ * writes the link of its predecessor in rb.list (its successor is
+ * prefetched by sm_next()), and the driver then unlinks it from
  * its vm_bo's list, writing both neighbours there. Those are random lines,
  * and each miss would stall the next atomic (measured: anchored requests
  * at 1e6 about 10% faster). Start loading them while the ops are built.
