@@ -71,9 +71,11 @@ static inline struct gpuva *sm_next(struct gpuvm *gpuvm, struct gpuva *va,
  * at 1e6 about 10% faster). Start loading them while the ops are built.
  * The gem links belong to the object's gpuva lock, not to the VA-space
  * lock the walk runs under, so they are read as a relaxed atomic; a stale
- * value costs a useless prefetch, nothing else.
+ * value costs a useless prefetch, nothing else. Always inlined, as the
+ * index's prefetch helpers are (see prefetch_neighbours() in va_index.c).
  */
-static inline void prefetch_unlink_neighbours(const struct gpuva *va)
+static inline __attribute__((always_inline)) void
+prefetch_unlink_neighbours(const struct gpuva *va)
 {
 	__builtin_prefetch(
 		__atomic_load_n(&va->gem.entry.next, __ATOMIC_RELAXED), 1);

@@ -142,7 +142,8 @@ static inline unsigned int inner_child(const struct va_inner *node, uint64_t q)
  * inner nodes both begin with 32 keys; malloc only aligns to 16 bytes, so
  * they may straddle five cache lines.
  */
-static inline void prefetch_keys(const void *node)
+static inline __attribute__((always_inline)) void
+prefetch_keys(const void *node)
 {
 	const char *p = node;
 	unsigned int off;
@@ -156,7 +157,8 @@ static inline void prefetch_keys(const void *node)
  * Start loading a whole leaf, some dozen lines: the split/merge walk's
  * inserts and removals at that place then find them in flight.
  */
-static inline void prefetch_leaf(const struct gpuvm_va_leaf *leaf)
+static inline __attribute__((always_inline)) void
+prefetch_leaf(const struct gpuvm_va_leaf *leaf)
 {
 	const char *p = (const char *)leaf;
 	unsigned int off;
@@ -934,9 +936,15 @@ void gpuvm_va_index_replace(struct gpuvm_va_index *idx, void *old_item,
  * between the items either side: start loading their backref slots
  * (beside the list links in struct gpuva) while the caller does the rest
  * of its work.
+ *
+ * Always inlined: a function whose only effect is a prefetch counts as
+ * side-effect free to GCC, which then deletes the call when it does not
+ * inline it early (it did here, at -O1 to -O3, until 2026-12: the stores
+ * that splice a map request's VA between its neighbours each waited for
+ * a miss).
  */
-static inline void prefetch_neighbours(const struct gpuvm_va_index *idx,
-				       struct va_pos p)
+static inline __attribute__((always_inline)) void
+prefetch_neighbours(const struct gpuvm_va_index *idx, struct va_pos p)
 {
 	struct va_pos before = pos_before(p.leaf, p.slot);
 
