@@ -1014,10 +1014,11 @@ void *gpuvm_va_index_first_overlap(const struct gpuvm_va_index *idx,
 }
 
 void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
-					      uint64_t start, uint64_t end)
+					      uint64_t start, uint64_t end,
+					      void **next, uint64_t *next_start)
 {
 	uint64_t last = end - 1;
-	struct va_pos p = first_ending_after(idx, start);
+	struct va_pos p = first_ending_after(idx, start), after;
 
 	if (!p.leaf)
 		return NULL;
@@ -1028,6 +1029,10 @@ void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
 	prefetch_neighbours(idx, p);
 	if (p.leaf->start[p.slot] > last)
 		return NULL;
+	after = pos_fix((struct va_pos){ p.leaf, p.slot + 1 });
+	*next = after.leaf ? after.leaf->val[after.slot].item : NULL;
+	if (after.leaf)
+		*next_start = after.leaf->start[after.slot];
 	return p.leaf->val[p.slot].item;
 }
 

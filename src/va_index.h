@@ -156,10 +156,15 @@ void *gpuvm_va_index_first_overlap(const struct gpuvm_va_index *idx,
  * As gpuvm_va_index_first_overlap(), for a caller about to change the
  * index there (a split/merge walk): the inserts that follow start at the
  * leaf it reached (the finger), and the items either side are prefetched.
- * Otherwise a lookup like the others: readers may run alongside.
+ * Otherwise a lookup like the others: readers may run alongside. When it
+ * finds an item, *@next is the entry after it (NULL if it is the last)
+ * and *@next_start where that entry starts, as
+ * gpuvm_va_index_next_item() would say; both are left alone otherwise.
  */
 void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
-					      uint64_t start, uint64_t end);
+					      uint64_t start, uint64_t end,
+					      void **next,
+					      uint64_t *next_start);
 
 /*
  * The entry after @item, which is in the index and starts at @start: its

@@ -801,11 +801,26 @@ static void run_differential(struct bitem *items, unsigned long ops)
 			assert_ptr_equal(gpuvm_va_index_remove(&idx, a),
 					 model_remove(&m, a));
 		} else if (dice < 81) {
-			/* The walk's lookup: same answer, finger moved. */
-			assert_ptr_equal(
-				gpuvm_va_index_first_overlap_for_update(
-					&idx, a, a + len),
-				model_first_overlap(&m, a, a + len));
+			/* The walk's lookup: same answer, finger moved, and
+			 * the entry after the one found. */
+			size_t k = model_first_overlap_pos(&m, a, a + len);
+			void *next = ITEM(7777);
+			uint64_t next_start = 0x5a5a;
+			void *got = gpuvm_va_index_first_overlap_for_update(
+				&idx, a, a + len, &next, &next_start);
+
+			assert_ptr_equal(got,
+					 model_first_overlap(&m, a, a + len));
+			if (!got) {
+				assert_ptr_equal(next, ITEM(7777));
+				assert_int_equal(next_start, 0x5a5a);
+			} else if (k + 1 < m.n) {
+				assert_ptr_equal(next, m.e[k + 1].item);
+				assert_int_equal(next_start, m.e[k + 1].start);
+			} else {
+				assert_null(next);
+				assert_int_equal(next_start, 0x5a5a);
+			}
 		} else if (dice < 83) {
 			/* Zero and wrapped lengths hit the quirk paths. */
 			assert_ptr_equal(
@@ -872,9 +887,11 @@ static void test_finger_inserts(void **state)
 	for (i = 0; i < 1000; i += 7) {
 		uint64_t a = i * 0x10000 + 0x8000;
 
+		uint64_t next_start = 0;
+
 		/* Leave the finger on the leaf of a, as sm does. */
 		assert_null(gpuvm_va_index_first_overlap_for_update(
-			&idx, a, a + 0x1000));
+			&idx, a, a + 0x1000, &next, &next_start));
 		assert_int_equal(gpuvm_va_index_insert(&idx, a - 0x8000,
 						       a - 0x7000, ITEM(5000)),
 				 -EEXIST);
