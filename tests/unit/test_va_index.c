@@ -885,9 +885,7 @@ static void test_finger_inserts(void **state)
 						       ITEM(i + 1)),
 				 0);
 	for (i = 0; i < 1000; i += 7) {
-		uint64_t a = i * 0x10000 + 0x8000;
-
-		uint64_t next_start = 0;
+		uint64_t a = i * 0x10000 + 0x8000, next_start = 0;
 
 		/* Leave the finger on the leaf of a, as sm does. */
 		assert_null(gpuvm_va_index_first_overlap_for_update(
