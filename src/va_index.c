@@ -1013,12 +1013,23 @@ void *gpuvm_va_index_first_overlap(const struct gpuvm_va_index *idx,
 	return p.leaf->val[p.slot].item;
 }
 
+/* The item of the entry after position @p and, in *@next_start, where it
+ * starts; NULL (and *@next_start untouched) if @p is the last entry. */
+static void *item_after(struct va_pos p, uint64_t *next_start)
+{
+	p = pos_fix((struct va_pos){ p.leaf, p.slot + 1 });
+	if (!p.leaf)
+		return NULL;
+	*next_start = p.leaf->start[p.slot];
+	return p.leaf->val[p.slot].item;
+}
+
 void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
 					      uint64_t start, uint64_t end,
 					      void **next, uint64_t *next_start)
 {
 	uint64_t last = end - 1;
-	struct va_pos p = first_ending_after(idx, start), after;
+	struct va_pos p = first_ending_after(idx, start);
 
 	if (!p.leaf)
 		return NULL;
@@ -1029,10 +1040,7 @@ void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
 	prefetch_neighbours(idx, p);
 	if (p.leaf->start[p.slot] > last)
 		return NULL;
-	after = pos_fix((struct va_pos){ p.leaf, p.slot + 1 });
-	*next = after.leaf ? after.leaf->val[after.slot].item : NULL;
-	if (after.leaf)
-		*next_start = after.leaf->start[after.slot];
+	*next = item_after(p, next_start);
 	return p.leaf->val[p.slot].item;
 }
 
@@ -1043,13 +1051,7 @@ void *gpuvm_va_index_next_item(const struct gpuvm_va_index *idx, void *item,
 
 	if (!p.leaf)
 		p = exact_pos(idx, start);
-	if (!p.leaf)
-		return NULL;
-	p = pos_fix((struct va_pos){ p.leaf, p.slot + 1 });
-	if (!p.leaf)
-		return NULL;
-	*next_start = p.leaf->start[p.slot];
-	return p.leaf->val[p.slot].item;
+	return p.leaf ? item_after(p, next_start) : NULL;
 }
 
 void *gpuvm_va_index_lookup_exact(const struct gpuvm_va_index *idx,
