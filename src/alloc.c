@@ -16,6 +16,7 @@
 
 #include "alloc_internal.h"
 #include "internal.h"
+#include "node_alloc.h"
 #include "rcu_internal.h"
 
 #ifdef ALLOC_ASAN
@@ -47,11 +48,13 @@ static void cache_flush(struct alloc_thread *t)
 	}
 }
 
-/* Thread exit: free the cache, hand the balance over, leave the list. */
+/* Thread exit: hand the cached index nodes over, free the block cache,
+ * hand the balance over, leave the list. */
 static void thread_release(void *arg)
 {
 	struct alloc_thread *t = arg;
 
+	gpuvm_node_thread_exit__();
 	cache_flush(t);
 	pthread_mutex_lock(&threads_lock);
 	exited_balance += t->balance;
@@ -140,14 +143,18 @@ static inline void *alloc_plain(size_t size, gpuvm_gfp_t gfp)
 	return p;
 }
 
+bool gpuvm_alloc_checked_fails__(gpuvm_gfp_t gfp, const char *func)
+{
+	if (!(gfp & GPUVM_GFP_NOWAIT))
+		gpuvm_might_alloc(func);
+	return inject_fault();
+}
+
 /* The checker, an explorer or a fault injection is on. */
 static __attribute__((noinline)) void *
 alloc_checked(void *old, size_t size, gpuvm_gfp_t gfp, const char *func)
 {
-	if (!(gfp & GPUVM_GFP_NOWAIT))
-		gpuvm_might_alloc(func);
-
-	if (inject_fault())
+	if (gpuvm_alloc_checked_fails__(gfp, func))
 		return NULL;
 
 	if (old)

@@ -68,6 +68,11 @@ extern __thread struct alloc_thread gpuvm_alloc_self__
 /* Put the calling thread on the list gpuvm_alloc_live() sums. */
 void gpuvm_alloc_register_thread__(void);
 
+/* With the checker on, an explorer installed or a fault armed: the hooks
+ * of an allocation (might sleep, fault injection). Return true when the
+ * allocation must fail. */
+bool gpuvm_alloc_checked_fails__(gpuvm_gfp_t gfp, const char *func);
+
 /* The slow part of gpuvm_kfree_sized__(): the checker is on. */
 void gpuvm_kfree_sized_checked__(void *ptr, size_t size);
 

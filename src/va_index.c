@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "node_alloc.h"
 #include "va_index.h"
 
 /* 32 starts fill four cache lines; searching them is cheap and the shallow
@@ -245,6 +246,9 @@ static inline void backref_clear(const struct gpuvm_va_index *idx, void *item)
 		 sizeof(struct gpuvm_va_leaf) :                   \
 		 sizeof(struct va_inner))
 
+_Static_assert(VA_NODE_SIZE <= GPUVM_NODE_BYTES,
+	       "node_alloc.h's node size holds leaves and inner nodes");
+
 static void *spare_pop(struct gpuvm_va_index *idx)
 {
 	void **node = idx->spare;
@@ -271,10 +275,10 @@ static int spare_fill(struct gpuvm_va_index *idx, size_t want, gpuvm_gfp_t gfp)
 	void *node;
 
 	while (idx->nr_spare < want) {
-		node = gpuvm_kmalloc(VA_NODE_SIZE, gfp);
+		node = gpuvm_node_alloc__(gfp);
 		if (!node) {
 			while (added--)
-				gpuvm_kfree(spare_pop(idx));
+				gpuvm_node_free__(spare_pop(idx));
 			return -ENOMEM;
 		}
 		spare_push(idx, node);
@@ -327,7 +331,7 @@ static void free_subtree(void *node, unsigned int height)
 	if (height > 1)
 		for (i = 0; i < in->nr; i++)
 			free_subtree(in->child[i], height - 1);
-	gpuvm_kfree(node);
+	gpuvm_node_free__(node);
 }
 
 void gpuvm_va_index_destroy(struct gpuvm_va_index *idx)
@@ -338,7 +342,7 @@ void gpuvm_va_index_destroy(struct gpuvm_va_index *idx)
 	if (idx->root)
 		free_subtree(idx->root, idx->height);
 	while (idx->nr_spare)
-		gpuvm_kfree(spare_pop(idx));
+		gpuvm_node_free__(spare_pop(idx));
 	gpuvm_va_index_init(idx);
 	idx->backref = backref;
 	/* Cursors still around must not mistake the empty index for the old. */
@@ -728,7 +732,7 @@ static bool leaf_rebalance(struct gpuvm_va_index *idx, struct va_inner *parent,
 	}
 	if (idx->finger == gone)
 		idx->finger = NULL;
-	gpuvm_kfree(gone);
+	gpuvm_node_free__(gone);
 	parent->nr--;
 	inner_pad(parent);
 	return true;
@@ -774,7 +778,7 @@ static bool inner_rebalance(struct va_inner *parent, unsigned int c)
 	memcpy(left->key, keys, (total - 1) * sizeof(keys[0]));
 	memcpy(left->child, kids, total * sizeof(kids[0]));
 	inner_pad(left);
-	gpuvm_kfree(right);
+	gpuvm_node_free__(right);
 
 	memmove(&parent->key[sep], &parent->key[sep + 1],
 		(parent->nr - 2 - sep) * sizeof(parent->key[0]));
@@ -799,7 +803,7 @@ static __attribute__((noinline)) void mend_underfull(struct gpuvm_va_index *idx,
 
 	if (idx->height == 1) {
 		if (!leaf->nr) {
-			gpuvm_kfree(leaf);
+			gpuvm_node_free__(leaf);
 			idx->root = NULL;
 			idx->height = 0;
 			idx->finger = NULL;
@@ -825,7 +829,7 @@ static __attribute__((noinline)) void mend_underfull(struct gpuvm_va_index *idx,
 	if (path.node[0]->nr == 1) {
 		idx->root = path.node[0]->child[0];
 		idx->height--;
-		gpuvm_kfree(path.node[0]);
+		gpuvm_node_free__(path.node[0]);
 	}
 }
 

@@ -3,8 +3,8 @@
 """Check that no library file includes a header of a higher layer.
 
 Layers, bottom up (docs/architecture.md):
-  0 base       common, err, list, alloc, debug, mutex, parker, rcu, hook,
-               kref, internal, version, testing, leaks, sched
+  0 base       common, err, list, alloc, node_alloc, debug, mutex, parker,
+               rcu, hook, kref, internal, version, testing, leaks, sched
   1 locking    ww_mutex, dma_fence, dma_fence_array, dma_resv
   2 objects    gem, exec
   3 vm         vm, va, va_index, vm_bo, vm_exec
@@ -25,7 +25,8 @@ import sys
 import tempfile
 
 LAYERS = [
-    ("base", ["common", "err", "list", "alloc", "debug", "mutex", "parker",
+    ("base", ["common", "err", "list", "alloc", "node_alloc", "debug",
+              "mutex", "parker",
               "rcu", "hook", "kref", "internal", "version", "testing",
               "leaks", "sched", "sched_cond"]),
     ("locking", ["ww_mutex", "dma_fence", "dma_fence_array", "dma_resv"]),
