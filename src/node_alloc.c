@@ -12,13 +12,17 @@
  * 2500) instead of 4 KiB (four or five).
  *
  * Layers, cheapest first, after the kernel's slab and Bonwick's magazines:
- * - each thread keeps two lists of free nodes (the current one and one
- *   full spare), so that a thread allocating and freeing at a list
- *   boundary does not go to the shared layer every time;
- * - a thread that fills both hands one full list (a magazine) to a shared
- *   stack, and a thread with none takes one back, under a mutex;
+ * - each thread frees onto its current list of up to 64 nodes, and keeps
+ *   up to 64 full lists (magazines, 4096 nodes, 3.4 MB) for itself: a
+ *   thread that tears down and rebuilds its own VMs reuses its own nodes,
+ *   still in its own cache, and never takes a lock for them;
+ * - beyond that it hands full magazines to a shared stack, and a thread
+ *   with none of its own takes one back, under a mutex (a thread that
+ *   only frees, such as a cleanup worker, does not grow without bound);
  * - otherwise a thread carves fresh nodes from its own range of a region,
  *   taken 64 KiB at a time, so threads never write the same cache line.
+ *   Handing magazines between threads at every list boundary instead
+ *   made two threads on two VMs scale 1.50-1.80x rather than 1.77-1.86x.
  *
  * Regions are never unmapped: like a slab cache, the memory stays for the
  * next index (the peak of all indexes at once). Each node counts in
@@ -43,11 +47,12 @@
 #define REGION_BYTES (2u << 20)
 #define CARVE_BYTES (64u << 10) /* a thread's share of a region at a time */
 #define MAGAZINE_NODES 64u
+#define LOCAL_MAGAZINES 64u /* full magazines a thread keeps for itself */
 
 /*
  * A free node links to the next one of its list through its first word.
- * The first node of a magazine on the shared stack also holds the next
- * magazine and its own list's length.
+ * The first node of a magazine, on a thread's own stack or the shared
+ * one, also holds the next magazine and its own list's length.
  */
 struct free_node {
 	struct free_node *next;
@@ -62,8 +67,9 @@ struct free_range {
 };
 
 struct node_thread {
-	struct free_node *cur, *spare; /* spare: NULL or a full list */
-	unsigned int nr_cur;
+	struct free_node *cur; /* nr_cur nodes */
+	struct free_node *local; /* nr_local full magazines */
+	unsigned int nr_cur, nr_local;
 	char *carve, *carve_end;
 };
 
@@ -173,10 +179,11 @@ static void *node_take(struct node_thread *t)
 			t->nr_cur--;
 			return n;
 		}
-		if (t->spare) {
-			t->cur = t->spare;
+		if (t->local) {
+			t->cur = t->local;
 			t->nr_cur = MAGAZINE_NODES;
-			t->spare = NULL;
+			t->local = t->local->next_magazine;
+			t->nr_local--;
 			continue;
 		}
 		/* A peek without the lock: a magazine that appears just
@@ -221,9 +228,13 @@ void gpuvm_node_free__(void *node)
 	if (unlikely(gpuvm_debug_active()))
 		memset(node, GPUVM_POISON_FREE, GPUVM_NODE_BYTES);
 	if (t->nr_cur == MAGAZINE_NODES) {
-		if (t->spare)
-			push_magazine(t->spare, MAGAZINE_NODES);
-		t->spare = t->cur;
+		if (t->nr_local < LOCAL_MAGAZINES) {
+			t->cur->next_magazine = t->local;
+			t->local = t->cur;
+			t->nr_local++;
+		} else {
+			push_magazine(t->cur, MAGAZINE_NODES);
+		}
 		t->cur = NULL;
 		t->nr_cur = 0;
 	}
@@ -239,8 +250,12 @@ void gpuvm_node_thread_exit__(void)
 
 	if (t->cur)
 		push_magazine(t->cur, t->nr_cur);
-	if (t->spare)
-		push_magazine(t->spare, MAGAZINE_NODES);
+	while (t->local) {
+		struct free_node *m = t->local;
+
+		t->local = m->next_magazine;
+		push_magazine(m, MAGAZINE_NODES);
+	}
 	if (t->carve < t->carve_end) {
 		r = (struct free_range *)(void *)t->carve;
 		r->end = t->carve_end;

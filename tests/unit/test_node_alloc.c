@@ -167,6 +167,49 @@ static void test_node_alloc_reuse(void **state)
 /* Fewer than the thread's two lists hold: only its exit hands them on. */
 #define FEW 100
 
+static void *take_many(void *arg)
+{
+	void **taken = arg;
+	unsigned int i;
+
+	for (i = 0; i < MANY; i++)
+		taken[i] = gpuvm_node_alloc__(GPUVM_GFP_KERNEL);
+	for (i = 0; i < MANY; i++)
+		gpuvm_node_free__(taken[i]);
+	return NULL;
+}
+
+/*
+ * A thread keeps a bounded number of freed nodes for itself (4096) and
+ * hands the rest to the others: after this thread frees LOTS, a new
+ * thread's first MANY nodes are all among them, not new memory.
+ */
+static void test_node_alloc_overflow_shared(void **state)
+{
+	enum { LOTS = 6000 };
+	static void *freed[LOTS], *taken[MANY];
+	long base = gpuvm_alloc_live();
+	pthread_t t;
+	unsigned int i;
+
+	gpuvm_debug_enable(false);
+	for (i = 0; i < LOTS; i++) {
+		freed[i] = gpuvm_node_alloc__(GPUVM_GFP_KERNEL);
+		assert_non_null(freed[i]);
+	}
+	for (i = 0; i < LOTS; i++)
+		gpuvm_node_free__(freed[i]);
+	assert_int_equal(pthread_create(&t, NULL, take_many, taken), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	if (gpuvm_alloc_cache_built__()) {
+		qsort(freed, LOTS, sizeof(freed[0]), cmp_ptr);
+		for (i = 0; i < MANY; i++)
+			assert_true(in_set(freed, LOTS, taken[i]));
+	}
+	assert_int_equal(gpuvm_alloc_live(), base);
+	gpuvm_debug_enable(true);
+}
+
 struct exit_state {
 	void *nodes[FEW];
 	void *taken[MANY];
@@ -235,6 +278,7 @@ int main(int argc, char **argv)
 		harness_test(test_node_alloc_might_sleep),
 		harness_test(test_node_alloc_poison),
 		harness_test(test_node_alloc_reuse),
+		harness_test(test_node_alloc_overflow_shared),
 		harness_test(test_node_alloc_thread_exit),
 	};
 
