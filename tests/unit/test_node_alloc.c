@@ -164,19 +164,37 @@ static void test_node_alloc_reuse(void **state)
 	gpuvm_debug_enable(true);
 }
 
-/* Fewer than the thread's two lists hold: only its exit hands them on. */
+/* Fewer than a thread keeps for itself: only its exit hands them on. */
 #define FEW 100
 
-static void *take_many(void *arg)
+struct job {
+	void **nodes;
+	unsigned int n;
+};
+
+static void *take_then_free(void *arg)
 {
-	void **taken = arg;
+	struct job *job = arg;
 	unsigned int i;
 
-	for (i = 0; i < MANY; i++)
-		taken[i] = gpuvm_node_alloc__(GPUVM_GFP_KERNEL);
-	for (i = 0; i < MANY; i++)
-		gpuvm_node_free__(taken[i]);
+	for (i = 0; i < job->n; i++)
+		job->nodes[i] = gpuvm_node_alloc__(GPUVM_GFP_KERNEL);
+	for (i = 0; i < job->n; i++)
+		gpuvm_node_free__(job->nodes[i]);
 	return NULL;
+}
+
+/* In a new thread, take @n nodes into @nodes, then free them all. */
+static void in_new_thread(void **nodes, unsigned int n)
+{
+	struct job job = { nodes, n };
+	pthread_t t;
+	unsigned int i;
+
+	assert_int_equal(pthread_create(&t, NULL, take_then_free, &job), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	for (i = 0; i < n; i++)
+		assert_non_null(nodes[i]);
 }
 
 /*
@@ -189,7 +207,6 @@ static void test_node_alloc_overflow_shared(void **state)
 	enum { LOTS = 6000 };
 	static void *freed[LOTS], *taken[MANY];
 	long base = gpuvm_alloc_live();
-	pthread_t t;
 	unsigned int i;
 
 	gpuvm_debug_enable(false);
@@ -199,8 +216,7 @@ static void test_node_alloc_overflow_shared(void **state)
 	}
 	for (i = 0; i < LOTS; i++)
 		gpuvm_node_free__(freed[i]);
-	assert_int_equal(pthread_create(&t, NULL, take_many, taken), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	in_new_thread(taken, MANY);
 	if (gpuvm_alloc_cache_built__()) {
 		qsort(freed, LOTS, sizeof(freed[0]), cmp_ptr);
 		for (i = 0; i < MANY; i++)
@@ -208,35 +224,6 @@ static void test_node_alloc_overflow_shared(void **state)
 	}
 	assert_int_equal(gpuvm_alloc_live(), base);
 	gpuvm_debug_enable(true);
-}
-
-struct exit_state {
-	void *nodes[FEW];
-	void *taken[MANY];
-};
-
-static void *alloc_free_exit(void *arg)
-{
-	struct exit_state *s = arg;
-	unsigned int i;
-
-	for (i = 0; i < FEW; i++)
-		s->nodes[i] = gpuvm_node_alloc__(GPUVM_GFP_KERNEL);
-	for (i = 0; i < FEW; i++)
-		gpuvm_node_free__(s->nodes[i]);
-	return NULL;
-}
-
-static void *alloc_few(void *arg)
-{
-	struct exit_state *s = arg;
-	unsigned int i;
-
-	for (i = 0; i < MANY; i++)
-		s->taken[i] = gpuvm_node_alloc__(GPUVM_GFP_KERNEL);
-	for (i = 0; i < MANY; i++)
-		gpuvm_node_free__(s->taken[i]);
-	return NULL;
 }
 
 /*
@@ -247,24 +234,17 @@ static void *alloc_few(void *arg)
  */
 static void test_node_alloc_thread_exit(void **state)
 {
-	static struct exit_state s;
+	static void *used[FEW], *taken[MANY];
 	long base = gpuvm_alloc_live();
-	pthread_t t;
 	unsigned int i;
 
 	gpuvm_debug_enable(false);
-	assert_int_equal(pthread_create(&t, NULL, alloc_free_exit, &s), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	for (i = 0; i < FEW; i++)
-		assert_non_null(s.nodes[i]);
-	assert_int_equal(pthread_create(&t, NULL, alloc_few, &s), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
-	for (i = 0; i < MANY; i++)
-		assert_non_null(s.taken[i]);
+	in_new_thread(used, FEW);
+	in_new_thread(taken, MANY);
 	if (gpuvm_alloc_cache_built__()) {
-		qsort(s.taken, MANY, sizeof(s.taken[0]), cmp_ptr);
+		qsort(taken, MANY, sizeof(taken[0]), cmp_ptr);
 		for (i = 0; i < FEW; i++)
-			assert_true(in_set(s.taken, MANY, s.nodes[i]));
+			assert_true(in_set(taken, MANY, used[i]));
 	}
 	assert_int_equal(gpuvm_alloc_live(), base);
 	gpuvm_debug_enable(true);
