@@ -30,8 +30,8 @@
  * armed an allocation passes the same hooks as gpuvm_kmalloc() (might
  * sleep, fault injection), so the fault sweeps count the same allocations.
  *
- * Sanitizer builds use gpuvm_kmalloc() and gpuvm_kfree() instead: there a
- * use after free of a node is caught.
+ * Sanitizer builds use gpuvm_kmalloc() and gpuvm_kfree() instead (a line
+ * more, for the alignment): there a use after free of a node is caught.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -269,14 +269,28 @@ void gpuvm_node_thread_exit__(void)
 
 #else /* !ALLOC_CACHE: sanitizers see every node as its own block */
 
+/*
+ * gpuvm_kmalloc() aligns to 16 bytes; the index needs 64 (its backrefs keep
+ * a slot number in the low bits of a leaf's address). Take a line more,
+ * and keep the block's own address in the word before the node.
+ */
 void *gpuvm_node_alloc__(gpuvm_gfp_t gfp)
 {
-	return gpuvm_kmalloc(GPUVM_NODE_BYTES, gfp);
+	char *block = gpuvm_kmalloc(GPUVM_NODE_BYTES + 64, gfp);
+	char *node;
+
+	if (!block)
+		return NULL;
+	node = (char *)(((uintptr_t)block + sizeof(void *) + 63) &
+			~(uintptr_t)63);
+	((void **)(void *)node)[-1] = block;
+	return node;
 }
 
 void gpuvm_node_free__(void *node)
 {
-	gpuvm_kfree(node);
+	if (node)
+		gpuvm_kfree(((void **)node)[-1]);
 }
 
 void gpuvm_node_thread_exit__(void)

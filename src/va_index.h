@@ -69,10 +69,11 @@ struct gpuvm_va_index_iter {
 void gpuvm_va_index_init(struct gpuvm_va_index *idx);
 
 /*
- * Make every item keep a pointer to the leaf holding it, in the void * at
- * byte @offset of the item, which the index then owns (NULL while the item
- * is not in the index). Removal and replacement by item then find the
- * entry without a search. Call on an empty index; it stays across destroy.
+ * Make every item keep where it sits (its leaf's address plus its slot in
+ * the leaf) in the pointer-sized field at byte @offset of the item, which
+ * the index then owns (NULL while the item is not in the index). Removal
+ * and replacement by item then find the entry without a search. Call on an
+ * empty index; it stays across destroy.
  */
 void gpuvm_va_index_init_backref(struct gpuvm_va_index *idx, size_t offset);
 
@@ -122,9 +123,10 @@ void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start);
 
 /*
  * Remove @item, which is in the index and starts at @start. With backrefs
- * (gpuvm_va_index_init_backref()) this goes straight to its leaf and
- * descends only to rebalance an underfull one; without, or if @item's
- * backref is NULL, it is gpuvm_va_index_remove(@start). Never allocates.
+ * (gpuvm_va_index_init_backref()) this goes straight to its slot, touches
+ * only its leaf's header line, and descends only to rebalance an underfull
+ * leaf; without, or if @item's backref is NULL, it is
+ * gpuvm_va_index_remove(@start). Never allocates.
  */
 void gpuvm_va_index_remove_item(struct gpuvm_va_index *idx, void *item,
 				uint64_t start);

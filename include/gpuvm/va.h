@@ -47,8 +47,9 @@ enum gpuva_flags {
  * @gem.entry: entry in the vm_bo's VA list (vm_bo->list.gpuva); the GEM
  *             list lock (vm.h)
  * @rb.entry: entry in the VM's address-ordered VA list; the VA-space lock
- * @rb.leaf__: private; the node of the VM's index that holds the VA, so
- *             that gpuva_remove() needs no search (NULL when not inserted)
+ * @rb.leaf__: private; where the VM's index holds the VA (its node and
+ *             slot there), so that gpuva_remove() needs no search (NULL
+ *             when not inserted)
  *
  * Drivers allocate and free VAs, usually embedded in their own structures,
  * and fill va and gem before inserting (gpuva_init_from_op() in ops.h).

@@ -912,6 +912,93 @@ static void test_finger_inserts(void **state)
 	gpuvm_va_index_destroy(&idx);
 }
 
+/*
+ * Removal by pointer leaves the entry's start in its slot (a stale slot),
+ * so that it writes only the leaf's header line. Every query must still
+ * see the neighbours and never the removed entries, and an insert into
+ * the gap takes a slot back.
+ */
+static void test_remove_by_item_leaves_no_trace(void **state)
+{
+	struct bitem items[32] = { 0 }, extra = { 0 };
+	struct gpuvm_va_index idx;
+	struct gpuvm_va_index_iter it;
+	void *prev = NULL, *next = NULL, *got;
+	uint64_t next_start = 0;
+	unsigned int i, n = 0;
+
+#define BI(k) ((void *)&items[k])
+	gpuvm_va_index_init(&idx);
+	gpuvm_va_index_init_backref(&idx, offsetof(struct bitem, leaf));
+	/* 32 entries [k * 0x1000, k * 0x1000 + 0x800): one full root leaf. */
+	for (i = 0; i < 32; i++)
+		assert_int_equal(gpuvm_va_index_insert(&idx, i * 0x1000ull,
+						       i * 0x1000ull + 0x800,
+						       BI(i)),
+				 0);
+	assert_int_equal(idx.height, 1);
+	for (i = 5; i <= 7; i++) {
+		gpuvm_va_index_remove_item(&idx, BI(i), i * 0x1000ull);
+		assert_null(items[i].leaf);
+		assert_true(gpuvm_va_index_validate(&idx));
+	}
+	assert_int_equal(gpuvm_va_index_count(&idx), 29);
+
+	/* The gap [0x4800, 0x8000) holds nothing. */
+	assert_null(gpuvm_va_index_first_overlap(&idx, 0x5000, 0x8000));
+	assert_null(gpuvm_va_index_first_overlap(&idx, 0x6400, 0x6401));
+	assert_ptr_equal(gpuvm_va_index_first_overlap(&idx, 0x4000, 0x9000),
+			 BI(4));
+	assert_ptr_equal(gpuvm_va_index_first_overlap(&idx, 0x4800, 0x9000),
+			 BI(8));
+	assert_ptr_equal(gpuvm_va_index_lower_than(&idx, 0x7001), BI(4));
+	assert_ptr_equal(gpuvm_va_index_next_from(&idx, 0x5000), BI(8));
+	assert_ptr_equal(gpuvm_va_index_prev(&idx, 0x4800), BI(4));
+	assert_null(gpuvm_va_index_prev(&idx, 0x6800));
+	for (i = 5; i <= 7; i++) {
+		assert_null(gpuvm_va_index_lookup_exact(&idx, i * 0x1000ull));
+		assert_null(gpuvm_va_index_remove(&idx, i * 0x1000ull));
+	}
+	assert_ptr_equal(
+		gpuvm_va_index_next_item(&idx, BI(4), 0x4000, &next_start),
+		BI(8));
+	assert_int_equal(next_start, 0x8000);
+	got = gpuvm_va_index_first_overlap_for_update(&idx, 0x4400, 0x7000,
+						      &next, &next_start);
+	assert_ptr_equal(got, BI(4));
+	assert_ptr_equal(next, BI(8));
+
+	/* A walk visits the 29 that are left, in order. */
+	for (got = gpuvm_va_index_iter_first(&it, &idx); got;
+	     got = gpuvm_va_index_iter_next(&it)) {
+		assert_true(got != BI(5) && got != BI(6) && got != BI(7));
+		n++;
+	}
+	assert_int_equal(n, 29);
+
+	/* An insert over the removed ranges takes a slot back. */
+	assert_int_equal(gpuvm_va_index_insert_between(&idx, 0x4800, 0x8000,
+						       &extra, &prev, &next),
+			 0);
+	assert_ptr_equal(prev, BI(4));
+	assert_ptr_equal(next, BI(8));
+	assert_ptr_equal(gpuvm_va_index_first_overlap(&idx, 0x6400, 0x6401),
+			 &extra);
+	assert_null(gpuvm_va_index_lookup_exact(&idx, 0x6000));
+	assert_true(gpuvm_va_index_validate(&idx));
+
+	/* Emptying the leaf by pointer frees it. */
+	gpuvm_va_index_remove_item(&idx, &extra, 0x4800);
+	for (i = 0; i < 32; i++)
+		if (i < 5 || i > 7)
+			gpuvm_va_index_remove_item(&idx, BI(i), i * 0x1000ull);
+	assert_int_equal(gpuvm_va_index_count(&idx), 0);
+	assert_null(idx.root);
+	assert_true(gpuvm_va_index_validate(&idx));
+	gpuvm_va_index_destroy(&idx);
+#undef BI
+}
+
 /* ---- allocation failure sweep over splitting inserts ---- */
 
 struct sweep {
@@ -1238,6 +1325,7 @@ int main(int argc, char **argv)
 		harness_test(test_random_differential),
 		harness_test(test_random_differential_backref),
 		harness_test(test_finger_inserts),
+		harness_test(test_remove_by_item_leaves_no_trace),
 		harness_test(test_insert_fault_sweep),
 		harness_test(test_reserve_makes_inserts_infallible),
 		harness_test(test_reserve_sizes),
