@@ -1071,50 +1071,56 @@ void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
 	return item;
 }
 
-/* Where @item sits, through its backref: its leaf and slot name it, no
- * search; leaf NULL when the index keeps none for it. */
-static struct va_pos item_pos(const struct gpuvm_va_index *idx, void *item)
+/*
+ * Where @item sits, through its backref: its leaf and slot name it, no
+ * search. Leaf NULL when the index keeps none for it, or when that slot is
+ * not in use there; *@slot is the slot otherwise. Reads the item and the
+ * leaf's header line only.
+ */
+static struct va_pos backref_pos(const struct gpuvm_va_index *idx, void *item,
+				 unsigned int *slot)
 {
 	struct gpuvm_va_leaf *leaf;
-	unsigned int slot, r;
+	unsigned int r;
 	uintptr_t ref;
 
 	if (!idx->backref || !(ref = *backref_of(idx, item)))
 		return (struct va_pos){ NULL, 0 };
 	leaf = (struct gpuvm_va_leaf *)(ref & ~VA_SLOT_MASK);
-	slot = (unsigned int)(ref & VA_SLOT_MASK);
-	r = rank_of_slot(leaf, slot);
-	if (r >= leaf->nr || leaf->val[slot].item != item)
+	*slot = (unsigned int)(ref & VA_SLOT_MASK);
+	r = rank_of_slot(leaf, *slot);
+	if (unlikely(r >= leaf->nr))
 		return (struct va_pos){ NULL, 0 };
 	return (struct va_pos){ leaf, r };
 }
 
+/* As backref_pos(), also checking that the slot holds @item. */
+static struct va_pos item_pos(const struct gpuvm_va_index *idx, void *item)
+{
+	unsigned int slot;
+	struct va_pos p = backref_pos(idx, item, &slot);
+
+	if (p.leaf && p.leaf->val[slot].item != item)
+		return (struct va_pos){ NULL, 0 };
+	return p;
+}
+
 /*
- * The backref names the leaf and slot, so removal by pointer reads the
- * item and the leaf's header line and writes that line only: it does not
- * look at the slot itself (the item is the caller's, and in the index by
- * contract; validate() checks every backref). A slot that is not in use
- * there falls back to the search by start.
+ * Removal by pointer writes the leaf's header line only: it does not look
+ * at the slot itself (the item is the caller's, and in the index by
+ * contract; validate() checks every backref). Without a usable backref it
+ * searches by start.
  */
 void gpuvm_va_index_remove_item(struct gpuvm_va_index *idx, void *item,
 				uint64_t start)
 {
-	struct gpuvm_va_leaf *leaf;
-	unsigned int slot, r;
-	uintptr_t ref;
+	unsigned int slot;
+	struct va_pos p = backref_pos(idx, item, &slot);
 
-	if (!idx->backref || !(ref = *backref_of(idx, item))) {
+	if (p.leaf)
+		remove_at(idx, p.leaf, p.slot, slot, item, start);
+	else
 		gpuvm_va_index_remove(idx, start);
-		return;
-	}
-	leaf = (struct gpuvm_va_leaf *)(ref & ~VA_SLOT_MASK);
-	slot = (unsigned int)(ref & VA_SLOT_MASK);
-	r = rank_of_slot(leaf, slot);
-	if (unlikely(r >= leaf->nr)) {
-		gpuvm_va_index_remove(idx, start);
-		return;
-	}
-	remove_at(idx, leaf, r, slot, item, start);
 }
 
 void gpuvm_va_index_replace(struct gpuvm_va_index *idx, void *old_item,
