@@ -21,12 +21,23 @@
  * A leaf's entries do not move while they stay in it: each sits in a slot,
  * unordered, and a byte per rank names the slot of the entry of that rank.
  * An item's backref names its leaf and its slot, so removing it by pointer
- * needs no search and touches one line of the leaf, its header: the order
- * bytes close up and the slot is only marked stale (its start stays until
- * the next insert into the leaf clears it). An insert fills a free slot and
- * opens a byte. A search counts the starts at or below the query over all
- * slots (there is no order to bisect), minus the stale ones: a few more
- * instructions than a binary search, and no more lines.
+ * needs no search and touches one line of the leaf, its header.
+ *
+ * A removal only marks the slot dead: the entry keeps its rank and its
+ * start until the next write into that leaf (an insert, a merge) settles
+ * it, closing up the order bytes and leaving the slot stale (free, start
+ * still there, cleared by the insert that fills a slot). Readers step over
+ * dead ranks. Why: closing up the order bytes takes some forty operations
+ * that all wait for the header line; in a large index that line is a cache
+ * miss, and operations waiting on it fill the CPU's scheduler, so the next
+ * removal cannot start its own misses. Marking the slot dead is a few
+ * operations, and removals then overlap. Settling later happens in a line
+ * the writer has just loaded anyway.
+ *
+ * An insert fills a free slot and opens a byte. A search counts the starts
+ * at or below the query over all slots (there is no order to bisect),
+ * minus the stale ones: a few more instructions than a binary search, and
+ * no more lines. Dead starts count: they still hold their rank.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -68,8 +79,11 @@ struct gpuvm_va_leaf {
 	struct va_val val[VA_LEAF_SLOTS];
 	/* The header, one cache line, read by every access to the leaf. */
 	struct gpuvm_va_leaf *prev, *next;
-	unsigned int nr;
-	uint32_t used; /* a bit per slot holding an entry */
+	uint8_t nr; /* ranks in order[]: live entries and dead ones */
+	uint8_t live; /* entries in the index */
+	uint32_t used; /* a bit per slot holding a live entry */
+	/* Removed entries still holding their rank until the leaf settles. */
+	uint32_t dead;
 	/* Free slots whose start a removal left behind, so that it wrote
 	 * this line only; the next insert into the leaf clears them. */
 	uint32_t stale;
@@ -94,7 +108,8 @@ struct va_path {
 	unsigned int slot[VA_MAX_HEIGHT];
 };
 
-/* A position in the leaf chain; slot may equal leaf->nr ("just past"). */
+/* A position in the leaf chain: slot is a rank, and may equal leaf->nr
+ * ("just past"). Positions handed to callers name live entries. */
 struct va_pos {
 	struct gpuvm_va_leaf *leaf;
 	unsigned int slot;
@@ -190,15 +205,17 @@ static inline void *item_at(const struct gpuvm_va_leaf *leaf, unsigned int r)
 	return leaf->val[leaf->order[r]].item;
 }
 
+/* Whether rank @r (< nr) holds a removed entry. */
+static inline bool rank_dead(const struct gpuvm_va_leaf *leaf, unsigned int r)
+{
+	return leaf->dead && (leaf->dead & (1u << leaf->order[r]));
+}
+
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /*
  * order[] as four words, byte r of the array being byte r % 8 of word
- * r / 8: shifting bytes in them takes a few ALU operations per word; a
+ * r / 8: finding or opening a byte takes a few ALU operations per word; a
  * memmove() of a random length would mispredict on its size class.
- * Measured over a million removals by pointer: masks from predicted
- * branches on r, 140-180 ns; the same masks without a branch, 380-440 ns
- * (every operation then waits for the leaf's header line to arrive); a
- * loop from the word holding r up, 170-230 ns.
  */
 #define VA_ORDER_WORDS (VA_LEAF_SLOTS / 8)
 #define VA_BYTES(b) (0x0101010101010101ull * (uint8_t)(b))
@@ -381,24 +398,40 @@ static struct gpuvm_va_leaf *descend(const struct gpuvm_va_index *idx,
 	return node;
 }
 
-/* Normalise a position so it names a real entry, or leaf NULL at the end. */
+/*
+ * Normalise a position so it names a live entry (the first at or after
+ * it), or leaf NULL at the end. Every leaf holds a live entry, so this
+ * moves at most into the next leaf.
+ */
 static inline struct va_pos pos_fix(struct va_pos p)
 {
-	if (p.leaf && p.slot >= p.leaf->nr) {
-		p.leaf = p.leaf->next;
-		p.slot = 0;
+	while (p.leaf) {
+		if (p.slot >= p.leaf->nr) {
+			p.leaf = p.leaf->next;
+			p.slot = 0;
+		} else if (likely(!rank_dead(p.leaf, p.slot))) {
+			break;
+		} else {
+			p.slot++;
+		}
 	}
 	return p;
 }
 
-/* The entry before position (leaf, slot), or leaf NULL. */
+/* The live entry before position (leaf, slot), or leaf NULL. */
 static inline struct va_pos pos_before(struct gpuvm_va_leaf *leaf,
 				       unsigned int slot)
 {
-	if (slot)
-		return (struct va_pos){ leaf, slot - 1 };
-	leaf = leaf->prev;
-	return (struct va_pos){ leaf, leaf ? leaf->nr - 1 : 0 };
+	for (;;) {
+		while (slot) {
+			if (likely(!rank_dead(leaf, --slot)))
+				return (struct va_pos){ leaf, slot };
+		}
+		leaf = leaf->prev;
+		if (!leaf)
+			return (struct va_pos){ NULL, 0 };
+		slot = leaf->nr;
+	}
 }
 
 /* The backref @item keeps, when the index keeps them: the address of its
@@ -545,8 +578,33 @@ static void leaf_clear(struct gpuvm_va_leaf *leaf)
 	memset(leaf->val, 0, sizeof(leaf->val));
 	memset(leaf->order, VA_NO_SLOT, sizeof(leaf->order));
 	leaf->nr = 0;
+	leaf->live = 0;
 	leaf->used = 0;
+	leaf->dead = 0;
 	leaf->stale = 0;
+}
+
+/*
+ * Take the dead ranks out of @leaf's order bytes: their slots go stale.
+ * Every write into a leaf starts with this, so that ranks there are
+ * counted over live entries only.
+ */
+static void leaf_settle_dead(struct gpuvm_va_leaf *leaf)
+{
+	uint32_t dead;
+
+	/* Usually one: a request removes and inserts at the same place. */
+	for (dead = leaf->dead; dead; dead &= dead - 1)
+		order_remove(leaf, rank_of_slot(leaf, __builtin_ctz(dead)));
+	leaf->nr = leaf->live;
+	leaf->stale |= leaf->dead;
+	leaf->dead = 0;
+}
+
+static inline void leaf_settle(struct gpuvm_va_leaf *leaf)
+{
+	if (unlikely(leaf->dead))
+		leaf_settle_dead(leaf);
 }
 
 static void inner_pad(struct va_inner *in)
@@ -559,7 +617,7 @@ static void inner_pad(struct va_inner *in)
 		in->child[i] = NULL;
 }
 
-/* Put an entry at rank @r of a non-full leaf, in a free slot. */
+/* Put an entry at rank @r of a settled, non-full leaf, in a free slot. */
 static void leaf_put(const struct gpuvm_va_index *idx,
 		     struct gpuvm_va_leaf *leaf, unsigned int r, uint64_t start,
 		     uint64_t end, void *item)
@@ -575,25 +633,14 @@ static void leaf_put(const struct gpuvm_va_index *idx,
 	leaf->used |= 1u << slot;
 	order_insert(leaf, r, slot);
 	leaf->nr++;
+	leaf->live++;
 	backref_set(idx, leaf, slot);
 }
 
 /*
- * Take the entry of rank @r (in @slot) out of @leaf: its slot goes stale,
- * so only the header line is written.
- */
-static inline void leaf_drop(struct gpuvm_va_leaf *leaf, unsigned int r,
-			     unsigned int slot)
-{
-	order_remove(leaf, r);
-	leaf->nr--;
-	leaf->used &= ~(1u << slot);
-	leaf->stale |= 1u << slot;
-}
-
-/*
  * Move the @n entries from rank @from of @src to rank @at of @dst, which has
- * room for them. Only the moved entries change slots (and backrefs).
+ * room for them; both are settled. Only the moved entries change slots
+ * (and backrefs).
  */
 static void leaf_move(const struct gpuvm_va_index *idx,
 		      struct gpuvm_va_leaf *dst, unsigned int at,
@@ -617,8 +664,10 @@ static void leaf_move(const struct gpuvm_va_index *idx,
 		src->val[s] = (struct va_val){ 0 };
 	}
 	dst->nr += n;
+	dst->live += n;
 	memmove(&src->order[from], &src->order[from + n], src->nr - from - n);
 	src->nr -= n;
+	src->live -= n;
 	memset(&src->order[src->nr], VA_NO_SLOT, n);
 }
 
@@ -633,7 +682,8 @@ static unsigned int split_cost(const struct gpuvm_va_index *idx,
 	unsigned int cost = 1;
 	int depth;
 
-	if (leaf->nr < VA_LEAF_SLOTS)
+	/* The insert settles the leaf first: dead ranks make room. */
+	if (leaf->live < VA_LEAF_SLOTS)
 		return 0;
 	for (depth = (int)idx->height - 2; depth >= 0; depth--) {
 		if (path->node[depth]->nr < VA_INNER_SLOTS)
@@ -793,6 +843,8 @@ int gpuvm_va_index_insert_between(struct gpuvm_va_index *idx, uint64_t start,
 		return -EINVAL;
 
 	leaf = __atomic_load_n(&idx->finger, __ATOMIC_RELAXED);
+	if (leaf)
+		leaf_settle(leaf);
 	if (leaf && leaf->nr >= 2 && leaf->nr < VA_LEAF_SLOTS &&
 	    start_at(leaf, 0) <= start &&
 	    start < start_at(leaf, leaf->nr - 1)) {
@@ -820,6 +872,7 @@ int gpuvm_va_index_insert_between(struct gpuvm_va_index *idx, uint64_t start,
 		slot = 0;
 	} else {
 		leaf = descend(idx, start, &path);
+		leaf_settle(leaf);
 		slot = leaf_rank_le(leaf, start);
 
 		/* Only the neighbours on either side can overlap. */
@@ -878,6 +931,8 @@ static bool leaf_rebalance(struct gpuvm_va_index *idx, struct va_inner *parent,
 	sep = c ? c - 1 : 0;
 	left = parent->child[sep];
 	right = parent->child[sep + 1];
+	leaf_settle(left);
+	leaf_settle(right);
 	total = left->nr + right->nr;
 
 	if (total > VA_LEAF_SLOTS) {
@@ -990,7 +1045,7 @@ static __attribute__((noinline)) void mend_underfull(struct gpuvm_va_index *idx,
 	int depth;
 
 	if (idx->height == 1) {
-		if (!leaf->nr) {
+		if (!leaf->live) {
 			gpuvm_node_free__(leaf);
 			idx->root = NULL;
 			idx->height = 0;
@@ -1022,21 +1077,23 @@ static __attribute__((noinline)) void mend_underfull(struct gpuvm_va_index *idx,
 }
 
 /*
- * Take @item, the entry of rank @r in @slot of @leaf, out, then mend the
- * tree if the leaf is now underfull; @start is the entry's start, to find
- * the path up.
+ * Take @item, the live entry in @slot of @leaf, out: the slot goes dead,
+ * which writes the leaf's header line only and needs nothing from it but
+ * the live count. Then mend the tree if the leaf is now underfull; @start
+ * is the entry's start, to find the path up.
  */
 static void remove_at(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
-		      unsigned int r, unsigned int slot, void *item,
-		      uint64_t start)
+		      unsigned int slot, void *item, uint64_t start)
 {
-	leaf_drop(leaf, r, slot);
+	leaf->used &= ~(1u << slot);
+	leaf->dead |= 1u << slot;
+	leaf->live--;
 	backref_clear(idx, item);
 	idx->count--;
 	idx->seq++;
 	idx->finger = leaf;
 	/* A root leaf may hold anything down to one entry. */
-	if (unlikely(leaf->nr < (idx->height == 1 ? 1 : VA_LEAF_MIN)))
+	if (unlikely(leaf->live < (idx->height == 1 ? 1 : VA_LEAF_MIN)))
 		mend_underfull(idx, leaf, start);
 }
 
@@ -1054,7 +1111,9 @@ static struct va_pos exact_pos(const struct gpuvm_va_index *idx, uint64_t start)
 		return (struct va_pos){ NULL, 0 };
 	leaf = descend(idx, start, NULL);
 	slot = leaf_rank_le(leaf, start);
-	if (!slot || start_at(leaf, slot - 1) != start)
+	/* A dead entry there means no live one has that start. */
+	if (!slot || start_at(leaf, slot - 1) != start ||
+	    rank_dead(leaf, slot - 1))
 		return (struct va_pos){ NULL, 0 };
 	return (struct va_pos){ leaf, slot - 1 };
 }
@@ -1067,42 +1126,39 @@ void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start)
 	if (!p.leaf)
 		return NULL;
 	item = item_at(p.leaf, p.slot);
-	remove_at(idx, p.leaf, p.slot, p.leaf->order[p.slot], item, start);
+	remove_at(idx, p.leaf, p.leaf->order[p.slot], item, start);
 	return item;
 }
 
 /*
- * Where @item sits, through its backref: its leaf and slot name it, no
- * search. Leaf NULL when the index keeps none for it, or when that slot is
- * not in use there; *@slot is the slot otherwise. Reads the item and the
- * leaf's header line only.
+ * The leaf and slot @item's backref names, no search: leaf NULL when the
+ * index keeps none for it, or when that slot holds no live entry. Reads
+ * the item and the leaf's header line only.
  */
-static struct va_pos backref_pos(const struct gpuvm_va_index *idx, void *item,
-				 unsigned int *slot)
+static struct gpuvm_va_leaf *backref_slot(const struct gpuvm_va_index *idx,
+					  void *item, unsigned int *slot)
 {
 	struct gpuvm_va_leaf *leaf;
-	unsigned int r;
 	uintptr_t ref;
 
 	if (!idx->backref || !(ref = *backref_of(idx, item)))
-		return (struct va_pos){ NULL, 0 };
+		return NULL;
 	leaf = (struct gpuvm_va_leaf *)(ref & ~VA_SLOT_MASK);
 	*slot = (unsigned int)(ref & VA_SLOT_MASK);
-	r = rank_of_slot(leaf, *slot);
-	if (unlikely(r >= leaf->nr))
-		return (struct va_pos){ NULL, 0 };
-	return (struct va_pos){ leaf, r };
+	if (unlikely(!(leaf->used & (1u << *slot))))
+		return NULL;
+	return leaf;
 }
 
-/* As backref_pos(), also checking that the slot holds @item. */
+/* Where @item sits, through its backref, if its slot holds @item. */
 static struct va_pos item_pos(const struct gpuvm_va_index *idx, void *item)
 {
 	unsigned int slot;
-	struct va_pos p = backref_pos(idx, item, &slot);
+	struct gpuvm_va_leaf *leaf = backref_slot(idx, item, &slot);
 
-	if (p.leaf && p.leaf->val[slot].item != item)
+	if (!leaf || leaf->val[slot].item != item)
 		return (struct va_pos){ NULL, 0 };
-	return p;
+	return (struct va_pos){ leaf, rank_of_slot(leaf, slot) };
 }
 
 /*
@@ -1115,10 +1171,10 @@ void gpuvm_va_index_remove_item(struct gpuvm_va_index *idx, void *item,
 				uint64_t start)
 {
 	unsigned int slot;
-	struct va_pos p = backref_pos(idx, item, &slot);
+	struct gpuvm_va_leaf *leaf = backref_slot(idx, item, &slot);
 
-	if (p.leaf)
-		remove_at(idx, p.leaf, p.slot, slot, item, start);
+	if (leaf)
+		remove_at(idx, leaf, slot, item, start);
 	else
 		gpuvm_va_index_remove(idx, start);
 }
@@ -1342,7 +1398,7 @@ void *gpuvm_va_index_iter_first(struct gpuvm_va_index_iter *it,
 			node = ((struct va_inner *)node)->child[0];
 		p.leaf = node;
 	}
-	return iter_set(it, p);
+	return iter_set(it, pos_fix(p));
 }
 
 void *gpuvm_va_index_iter_next(struct gpuvm_va_index_iter *it)
@@ -1384,14 +1440,17 @@ struct va_check {
 static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
 		       uint64_t lo, uint64_t hi, struct va_check *st)
 {
-	uint32_t seen = 0;
-	unsigned int i, slot;
+	uint32_t seen = 0, dead_seen = 0;
+	unsigned int i, slot, live = 0;
+	uint64_t last_start = 0;
 
 	CHECK(((uintptr_t)leaf & VA_SLOT_MASK) == 0,
 	      "leaf %p not 64-byte aligned", (const void *)leaf);
 	CHECK(leaf->nr <= VA_LEAF_SLOTS, "leaf fill %u", leaf->nr);
-	CHECK(leaf->nr >= (is_root ? 1 : VA_LEAF_MIN), "leaf underfull %u",
-	      leaf->nr);
+	CHECK(leaf->live <= leaf->nr, "%u live entries in %u ranks",
+	      leaf->live, leaf->nr);
+	CHECK(leaf->live >= (is_root ? 1 : VA_LEAF_MIN), "leaf underfull %u",
+	      leaf->live);
 	CHECK(leaf->prev == st->last_leaf, "broken leaf chain (prev)");
 	CHECK(!st->last_leaf || st->last_leaf->next == leaf,
 	      "broken leaf chain (next)");
@@ -1399,10 +1458,24 @@ static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
 		uint64_t s, e;
 
 		slot = leaf->order[i];
-		CHECK(slot < VA_LEAF_SLOTS && !(seen & (1u << slot)),
+		CHECK(slot < VA_LEAF_SLOTS &&
+			      !((seen | dead_seen) & (1u << slot)),
 		      "rank %u names slot %u twice or out of range", i, slot);
-		seen |= 1u << slot;
 		s = leaf->start[slot];
+		CHECK(!i || last_start < s, "ranks out of order at %#" PRIx64,
+		      s);
+		last_start = s;
+		CHECK(s >= lo && s < hi,
+		      "start %#" PRIx64 " outside separators [%#" PRIx64
+		      ", %#" PRIx64 ")",
+		      s, lo, hi);
+		if (leaf->dead & (1u << slot)) {
+			/* Removed: its item may be gone, do not look. */
+			dead_seen |= 1u << slot;
+			continue;
+		}
+		seen |= 1u << slot;
+		live++;
 		e = leaf->val[slot].end;
 		CHECK(s < e, "empty entry at %#" PRIx64, s);
 		CHECK(leaf->val[slot].item, "NULL item at %#" PRIx64, s);
@@ -1410,10 +1483,6 @@ static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
 			      *backref_of(st->idx, leaf->val[slot].item) ==
 				      (uintptr_t)leaf + slot,
 		      "item at %#" PRIx64 " does not point at its slot", s);
-		CHECK(s >= lo && s < hi,
-		      "start %#" PRIx64 " outside separators [%#" PRIx64
-		      ", %#" PRIx64 ")",
-		      s, lo, hi);
 		CHECK(!st->any || st->last_end <= s,
 		      "overlap or disorder at %#" PRIx64, s);
 		st->any = true;
@@ -1424,13 +1493,17 @@ static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
 		      i);
 	CHECK(seen == leaf->used, "used slots %#x, ranked %#x", leaf->used,
 	      seen);
-	CHECK(!(leaf->stale & leaf->used), "stale slots %#x in use",
-	      leaf->stale & leaf->used);
+	CHECK(dead_seen == leaf->dead, "dead slots %#x, ranked %#x",
+	      leaf->dead, dead_seen);
+	CHECK(live == leaf->live, "live count %u, found %u", leaf->live,
+	      live);
+	CHECK(!(leaf->stale & (leaf->used | leaf->dead)),
+	      "stale slots %#x ranked", leaf->stale & (leaf->used | leaf->dead));
 	for (slot = 0; slot < VA_LEAF_SLOTS; slot++)
-		CHECK((seen | leaf->stale) & (1u << slot) ||
+		CHECK((seen | dead_seen | leaf->stale) & (1u << slot) ||
 			      leaf->start[slot] == VA_NO_KEY,
 		      "free slot %u holds a start", slot);
-	st->count += leaf->nr;
+	st->count += live;
 	st->last_leaf = leaf;
 	if (leaf == st->idx->finger)
 		st->finger_seen = true;

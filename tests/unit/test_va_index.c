@@ -913,10 +913,11 @@ static void test_finger_inserts(void **state)
 }
 
 /*
- * Removal by pointer leaves the entry's start in its slot (a stale slot),
- * so that it writes only the leaf's header line. Every query must still
- * see the neighbours and never the removed entries, and an insert into
- * the gap takes a slot back.
+ * Removal by pointer leaves the entry in its slot, marked dead (its rank
+ * and start stay until the next write into the leaf), so that it writes
+ * only the leaf's header line. Every query must still see the neighbours
+ * and never the removed entries, and an insert into the gap takes a slot
+ * back.
  */
 static void test_remove_by_item_leaves_no_trace(void **state)
 {
@@ -997,6 +998,166 @@ static void test_remove_by_item_leaves_no_trace(void **state)
 	assert_true(gpuvm_va_index_validate(&idx));
 	gpuvm_va_index_destroy(&idx);
 #undef BI
+}
+
+/* The leaf an item's backref names (the slot is in the low bits). */
+static uintptr_t leaf_of(const struct bitem *b)
+{
+	return (uintptr_t)b->leaf & ~(uintptr_t)63;
+}
+
+/*
+ * Dead entries at the edges of leaves: the first and the last entry of
+ * every leaf removed by pointer, so that each query that lands on a leaf
+ * boundary has to step over dead ranks, in its own leaf and into the
+ * next or the previous one.
+ */
+static void test_dead_entries_at_leaf_edges(void **state)
+{
+	enum { N = 400 };
+	struct bitem *items = calloc(N, sizeof(*items));
+	bool *gone = calloc(N, sizeof(*gone));
+	struct gpuvm_va_index idx;
+	struct gpuvm_va_index_iter it;
+	void *got, *prev = NULL, *next = NULL;
+	uint64_t next_start;
+	unsigned int i, j, n, live = N;
+
+	assert_non_null(items);
+	assert_non_null(gone);
+	gpuvm_va_index_init(&idx);
+	gpuvm_va_index_init_backref(&idx, offsetof(struct bitem, leaf));
+	/* [i * 0x1000, i * 0x1000 + 0x800) */
+	for (i = 0; i < N; i++)
+		assert_int_equal(gpuvm_va_index_insert(&idx, i * 0x1000ull,
+						       i * 0x1000ull + 0x800,
+						       &items[i]),
+				 0);
+	assert_true(idx.height >= 2);
+	/* Mark the first and last entry of each leaf, then remove them. */
+	for (i = 0; i < N; i++)
+		gone[i] = !i || i == N - 1 ||
+			  leaf_of(&items[i]) != leaf_of(&items[i - 1]) ||
+			  leaf_of(&items[i]) != leaf_of(&items[i + 1]);
+	for (i = 0; i < N; i++) {
+		if (!gone[i])
+			continue;
+		gpuvm_va_index_remove_item(&idx, &items[i], i * 0x1000ull);
+		assert_null(items[i].leaf);
+		live--;
+		assert_true(gpuvm_va_index_validate(&idx));
+	}
+	assert_int_equal(gpuvm_va_index_count(&idx), live);
+
+	for (i = 0; i < N; i++) {
+		uint64_t a = i * 0x1000ull;
+		unsigned int below = i, above = i;
+
+		while (below < N && gone[below])
+			below = below ? below - 1 : N;
+		while (above < N && gone[above])
+			above++;
+		/* below: last live at or before i; above: first at or after. */
+		got = gpuvm_va_index_first_overlap(&idx, a, a + 0x1000);
+		assert_ptr_equal(got, gone[i] ? NULL : &items[i]);
+		got = gpuvm_va_index_first_overlap(&idx, a, a + 0x100000);
+		assert_ptr_equal(got, above < N ? &items[above] : NULL);
+		got = gpuvm_va_index_lower_than(&idx, a + 1);
+		assert_ptr_equal(got, below < N ? &items[below] : NULL);
+		got = gpuvm_va_index_next_from(&idx, a);
+		assert_ptr_equal(got, above < N ? &items[above] : NULL);
+		got = gpuvm_va_index_prev(&idx, a + 0x800);
+		assert_ptr_equal(got, gone[i] ? NULL : &items[i]);
+		got = gpuvm_va_index_lookup_exact(&idx, a);
+		assert_ptr_equal(got, gone[i] ? NULL : &items[i]);
+		if (gone[i]) {
+			assert_null(gpuvm_va_index_remove(&idx, a));
+			continue;
+		}
+		/* The next live entry after i, over any dead ones. */
+		for (j = i + 1; j < N && gone[j]; j++)
+			;
+		next_start = 0;
+		got = gpuvm_va_index_next_item(&idx, &items[i], a, &next_start);
+		assert_ptr_equal(got, j < N ? &items[j] : NULL);
+		if (j < N)
+			assert_int_equal(next_start, j * 0x1000ull);
+	}
+
+	/* A full walk starts past the dead first entry and skips the rest. */
+	n = 0;
+	j = 0;
+	for (got = gpuvm_va_index_iter_first(&it, &idx); got;
+	     got = gpuvm_va_index_iter_next(&it)) {
+		while (gone[j])
+			j++;
+		assert_ptr_equal(got, &items[j]);
+		assert_int_equal(it.start, j * 0x1000ull);
+		j++;
+		n++;
+	}
+	assert_int_equal(n, live);
+
+	/* Inserting over each removed range settles its leaf and reports the
+	 * live neighbours. */
+	for (i = 0; i < N; i++) {
+		unsigned int below = i, above = i;
+
+		if (!gone[i])
+			continue;
+		while (below < N && gone[below])
+			below = below ? below - 1 : N;
+		while (above < N && gone[above])
+			above++;
+		assert_int_equal(gpuvm_va_index_insert_between(
+					 &idx, i * 0x1000ull,
+					 i * 0x1000ull + 0x800, &items[i],
+					 &prev, &next),
+				 0);
+		assert_ptr_equal(prev, below < N ? &items[below] : NULL);
+		assert_ptr_equal(next, above < N ? &items[above] : NULL);
+		gone[i] = false;
+		live++;
+		assert_true(gpuvm_va_index_validate(&idx));
+	}
+	assert_int_equal(gpuvm_va_index_count(&idx), N);
+	gpuvm_va_index_destroy(&idx);
+	free(gone);
+	free(items);
+}
+
+/*
+ * A full leaf with a dead entry has room: the insert settles the leaf
+ * instead of splitting it, and says so in its cost beforehand.
+ */
+static void test_dead_entry_makes_room(void **state)
+{
+	struct bitem items[33] = { 0 };
+	struct gpuvm_va_index idx;
+	unsigned int i;
+
+	gpuvm_va_index_init(&idx);
+	gpuvm_va_index_init_backref(&idx, offsetof(struct bitem, leaf));
+	for (i = 0; i < 32; i++)
+		assert_int_equal(gpuvm_va_index_insert(&idx, i * 0x1000ull,
+						       i * 0x1000ull + 0x800,
+						       &items[i]),
+				 0);
+	assert_int_equal(idx.height, 1);
+	/* The leaf and a new root above it. */
+	assert_int_equal(gpuvm_va_index_insert_cost(&idx, 0x20000), 2);
+	gpuvm_va_index_remove_item(&idx, &items[10], 0xa000);
+	assert_int_equal(gpuvm_va_index_insert_cost(&idx, 0x20000), 0);
+	assert_int_equal(gpuvm_va_index_insert(&idx, 0x20000, 0x21000,
+					       &items[32]),
+			 0);
+	assert_int_equal(idx.height, 1);
+	assert_int_equal(gpuvm_va_index_count(&idx), 32);
+	assert_null(gpuvm_va_index_lookup_exact(&idx, 0xa000));
+	assert_ptr_equal(gpuvm_va_index_lookup_exact(&idx, 0x20000),
+			 &items[32]);
+	assert_true(gpuvm_va_index_validate(&idx));
+	gpuvm_va_index_destroy(&idx);
 }
 
 /* ---- allocation failure sweep over splitting inserts ---- */
@@ -1326,6 +1487,8 @@ int main(int argc, char **argv)
 		harness_test(test_random_differential_backref),
 		harness_test(test_finger_inserts),
 		harness_test(test_remove_by_item_leaves_no_trace),
+		harness_test(test_dead_entries_at_leaf_edges),
+		harness_test(test_dead_entry_makes_room),
 		harness_test(test_insert_fault_sweep),
 		harness_test(test_reserve_makes_inserts_infallible),
 		harness_test(test_reserve_sizes),
