@@ -124,9 +124,11 @@ void *gpuvm_va_index_remove(struct gpuvm_va_index *idx, uint64_t start);
 /*
  * Remove @item, which is in the index and starts at @start. With backrefs
  * (gpuvm_va_index_init_backref()) this goes straight to its slot, touches
- * only its leaf's header line, and descends only to rebalance an underfull
- * leaf; without, or if @item's backref is NULL, it is
- * gpuvm_va_index_remove(@start). Never allocates.
+ * only its leaf's header line (the entry is marked dead there, and the
+ * next write into the leaf settles it), and descends only to rebalance an
+ * underfull leaf; without, or if @item's backref is NULL, it is
+ * gpuvm_va_index_remove(@start). Never allocates. The index does not look
+ * at @item again after this returns.
  */
 void gpuvm_va_index_remove_item(struct gpuvm_va_index *idx, void *item,
 				uint64_t start);
