@@ -84,8 +84,8 @@ struct gpuvm_va_leaf {
 	uint32_t used; /* a bit per slot holding a live entry */
 	/* Removed entries still holding their rank until the leaf settles. */
 	uint32_t dead;
-	/* Free slots whose start a removal left behind, so that it wrote
-	 * this line only; the next insert into the leaf clears them. */
+	/* Free slots whose start a settled removal left behind (the
+	 * settle writes this line only); the next insert clears them. */
 	uint32_t stale;
 	/* order[r]: the slot of the entry of rank r; VA_NO_SLOT from nr on. */
 	uint8_t order[VA_LEAF_SLOTS];
