@@ -1447,8 +1447,8 @@ static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
 	CHECK(((uintptr_t)leaf & VA_SLOT_MASK) == 0,
 	      "leaf %p not 64-byte aligned", (const void *)leaf);
 	CHECK(leaf->nr <= VA_LEAF_SLOTS, "leaf fill %u", leaf->nr);
-	CHECK(leaf->live <= leaf->nr, "%u live entries in %u ranks",
-	      leaf->live, leaf->nr);
+	CHECK(leaf->live <= leaf->nr, "%u live entries in %u ranks", leaf->live,
+	      leaf->nr);
 	CHECK(leaf->live >= (is_root ? 1 : VA_LEAF_MIN), "leaf underfull %u",
 	      leaf->live);
 	CHECK(leaf->prev == st->last_leaf, "broken leaf chain (prev)");
@@ -1493,12 +1493,12 @@ static bool check_leaf(const struct gpuvm_va_leaf *leaf, bool is_root,
 		      i);
 	CHECK(seen == leaf->used, "used slots %#x, ranked %#x", leaf->used,
 	      seen);
-	CHECK(dead_seen == leaf->dead, "dead slots %#x, ranked %#x",
-	      leaf->dead, dead_seen);
-	CHECK(live == leaf->live, "live count %u, found %u", leaf->live,
-	      live);
+	CHECK(dead_seen == leaf->dead, "dead slots %#x, ranked %#x", leaf->dead,
+	      dead_seen);
+	CHECK(live == leaf->live, "live count %u, found %u", leaf->live, live);
 	CHECK(!(leaf->stale & (leaf->used | leaf->dead)),
-	      "stale slots %#x ranked", leaf->stale & (leaf->used | leaf->dead));
+	      "stale slots %#x ranked",
+	      leaf->stale & (leaf->used | leaf->dead));
 	for (slot = 0; slot < VA_LEAF_SLOTS; slot++)
 		CHECK((seen | dead_seen | leaf->stale) & (1u << slot) ||
 			      leaf->start[slot] == VA_NO_KEY,

@@ -1109,11 +1109,11 @@ static void test_dead_entries_at_leaf_edges(void **state)
 			below = below ? below - 1 : N;
 		while (above < N && gone[above])
 			above++;
-		assert_int_equal(gpuvm_va_index_insert_between(
-					 &idx, i * 0x1000ull,
-					 i * 0x1000ull + 0x800, &items[i],
-					 &prev, &next),
-				 0);
+		assert_int_equal(
+			gpuvm_va_index_insert_between(&idx, i * 0x1000ull,
+						      i * 0x1000ull + 0x800,
+						      &items[i], &prev, &next),
+			0);
 		assert_ptr_equal(prev, below < N ? &items[below] : NULL);
 		assert_ptr_equal(next, above < N ? &items[above] : NULL);
 		gone[i] = false;
@@ -1148,9 +1148,8 @@ static void test_dead_entry_makes_room(void **state)
 	assert_int_equal(gpuvm_va_index_insert_cost(&idx, 0x20000), 2);
 	gpuvm_va_index_remove_item(&idx, &items[10], 0xa000);
 	assert_int_equal(gpuvm_va_index_insert_cost(&idx, 0x20000), 0);
-	assert_int_equal(gpuvm_va_index_insert(&idx, 0x20000, 0x21000,
-					       &items[32]),
-			 0);
+	assert_int_equal(
+		gpuvm_va_index_insert(&idx, 0x20000, 0x21000, &items[32]), 0);
 	assert_int_equal(idx.height, 1);
 	assert_int_equal(gpuvm_va_index_count(&idx), 32);
 	assert_null(gpuvm_va_index_lookup_exact(&idx, 0xa000));
