@@ -1197,33 +1197,6 @@ void gpuvm_va_index_replace(struct gpuvm_va_index *idx, void *old_item,
 	idx->finger = p.leaf;
 }
 
-/*
- * The split/merge walk's lookup is followed by inserts and removals at
- * that place, and the VM then links each item into its ordered list,
- * between the items either side: start loading their backref slots
- * (beside the list links in struct gpuva) while the caller does the rest
- * of its work.
- *
- * Always inlined: a function whose only effect is a prefetch counts as
- * side-effect free to GCC, which then deletes the call when it does not
- * inline it early (it did here, at -O1 to -O3, until 2026-12: the stores
- * that splice a map request's VA between its neighbours each waited for
- * a miss).
- */
-static inline __attribute__((always_inline)) void
-prefetch_neighbours(const struct gpuvm_va_index *idx, struct va_pos p)
-{
-	struct va_pos before = pos_before(p.leaf, p.slot);
-
-	if (!idx->backref)
-		return;
-	if (p.slot < p.leaf->nr)
-		__builtin_prefetch(backref_of(idx, item_at(p.leaf, p.slot)), 1);
-	if (before.leaf)
-		__builtin_prefetch(
-			backref_of(idx, item_at(before.leaf, before.slot)), 1);
-}
-
 /* Position of the first entry that ends after @q (none: leaf NULL). */
 static struct va_pos first_ending_after(const struct gpuvm_va_index *idx,
 					uint64_t q)
@@ -1303,7 +1276,6 @@ void *gpuvm_va_index_first_overlap_for_update(struct gpuvm_va_index *idx,
 	 * read-only walks may run together). */
 	__atomic_store_n(&idx->finger, p.leaf, __ATOMIC_RELAXED);
 	prefetch_leaf(p.leaf);
-	prefetch_neighbours(idx, p);
 	if (start_at(p.leaf, p.slot) > last)
 		return NULL;
 	*next = item_after(p, next_start);

@@ -159,7 +159,7 @@ void *gpuvm_va_index_first_overlap(const struct gpuvm_va_index *idx,
 /*
  * As gpuvm_va_index_first_overlap(), for a caller about to change the
  * index there (a split/merge walk): the inserts that follow start at the
- * leaf it reached (the finger), and the items either side are prefetched.
+ * leaf it reached (the finger), whose lines it starts loading.
  * Otherwise a lookup like the others: readers may run alongside. When it
  * finds an item, *@next is the entry after it (NULL if it is the last)
  * and *@next_start where that entry starts, as

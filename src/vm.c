@@ -34,7 +34,6 @@ void gpuvm_init(struct gpuvm *gpuvm, const char *name, enum gpuvm_flags flags,
 	gpuvm_va_index_init(gpuvm_va_index(gpuvm));
 	gpuvm_va_index_init_backref(gpuvm_va_index(gpuvm),
 				    offsetof(struct gpuva, rb.leaf__));
-	gpuvm_list_init(&gpuvm->rb.list);
 
 	gpuvm_list_init(&gpuvm->extobj.list);
 	gpuvm->extobj.local_list = NULL;
@@ -71,7 +70,6 @@ void gpuvm_init(struct gpuvm *gpuvm, const char *name, enum gpuvm_flags flags,
 	gpuvm->mm_range = range;
 
 	memset(&gpuvm->kernel_alloc_node, 0, sizeof(gpuvm->kernel_alloc_node));
-	gpuvm_list_init(&gpuvm->kernel_alloc_node.rb.entry);
 	gpuvm_list_init(&gpuvm->kernel_alloc_node.gem.entry);
 	if (reserve_range) {
 		struct gpuva *node = &gpuvm->kernel_alloc_node;
@@ -86,10 +84,7 @@ void gpuvm_init(struct gpuvm *gpuvm, const char *name, enum gpuvm_flags flags,
 				   gpuvm->name,
 				   (unsigned long long)reserve_offset,
 				   (unsigned long long)reserve_range);
-		} else if (gpuvm_va_insert_node(gpuvm, node) == 0) {
-			/* The first entry: it heads the ordered list. */
-			gpuvm_list_add(&node->rb.entry, &gpuvm->rb.list);
-		} else {
+		} else if (gpuvm_va_insert_node(gpuvm, node)) {
 			/* Only -ENOMEM is possible in an empty index. */
 			gpuvm_warn(GPUVM_RULE_VM_INIT_NOMEM,
 				   "gpuvm_init: VM '%s': no memory to index "
@@ -101,7 +96,7 @@ void gpuvm_init(struct gpuvm *gpuvm, const char *name, enum gpuvm_flags flags,
 
 static bool kernel_node_inserted(struct gpuvm *gpuvm)
 {
-	return !gpuvm_list_empty(&gpuvm->kernel_alloc_node.rb.entry);
+	return gpuvm->kernel_alloc_node.rb.leaf__ != NULL;
 }
 
 static void gpuvm_fini(struct gpuvm *gpuvm)
@@ -112,7 +107,7 @@ static void gpuvm_fini(struct gpuvm *gpuvm)
 	if (kernel_node_inserted(gpuvm))
 		gpuvm_va_remove_node(gpuvm, &gpuvm->kernel_alloc_node);
 
-	if (!gpuvm_list_empty(&gpuvm->rb.list))
+	if (gpuvm_va_index_count(gpuvm_va_index(gpuvm)))
 		gpuvm_warn(GPUVM_RULE_VM_NOT_EMPTY,
 			   "gpuvm_put: VM '%s' freed with VAs still mapped "
 			   "(possible leak)",

@@ -17,7 +17,7 @@ static inline struct gpuvm_va_index *gpuvm_va_index(struct gpuvm *gpuvm)
 	return (struct gpuvm_va_index *)(void *)gpuvm->rb.index__;
 }
 
-/* Put @va into the index (the list is the caller's job). */
+/* Put @va into the index. */
 static inline int gpuvm_va_insert_node(struct gpuvm *gpuvm, struct gpuva *va)
 {
 	return gpuvm_va_index_insert(gpuvm_va_index(gpuvm), va->va.addr,
@@ -28,11 +28,10 @@ static inline int gpuvm_va_insert_node(struct gpuvm *gpuvm, struct gpuva *va)
  * when the caller hands it one it already holds. */
 int gpuvm_va_insert__(struct gpuvm *gpuvm, struct gpuva *va, bool get_vm);
 
-/* Take @va out of the index and the ordered list. */
+/* Take @va out of the index. */
 static inline void gpuvm_va_remove_node(struct gpuvm *gpuvm, struct gpuva *va)
 {
 	gpuvm_va_index_remove_item(gpuvm_va_index(gpuvm), va, va->va.addr);
-	gpuvm_list_del_init(&va->rb.entry);
 }
 
 /* The VM's two vm_bo lists, each with its lock and vm_bo entry. */

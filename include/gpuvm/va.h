@@ -46,10 +46,13 @@ enum gpuva_flags {
  *           alive.
  * @gem.entry: entry in the vm_bo's VA list (vm_bo->list.gpuva); the GEM
  *             list lock (vm.h)
- * @rb.entry: entry in the VM's address-ordered VA list; the VA-space lock
  * @rb.leaf__: private; where the VM's index holds the VA (its node and
- *             slot there), so that gpuva_remove() needs no search (NULL
- *             when not inserted)
+ *             slot there), so that gpuva_remove() and the iteration
+ *             macros need no search (NULL when not inserted)
+ *
+ * Unlike the kernel's, a VA has no rb.entry: the VM keeps no ordered list
+ * beside its index (README, "Where libgpuvm differs"). The iteration
+ * macros below give the same order and the same _safe rules.
  *
  * Drivers allocate and free VAs, usually embedded in their own structures,
  * and fill va and gem before inserting (gpuva_init_from_op() in ops.h).
@@ -72,8 +75,6 @@ struct gpuva {
 		struct gpuvm_list_head entry; /* in vm_bo->list.gpuva */
 	} gem;
 	struct {
-		/* In the VM's address-ordered list of VAs. */
-		struct gpuvm_list_head entry;
 		void *leaf__;
 	} rb;
 };
@@ -267,7 +268,10 @@ GPUVM_EXPORT struct gpuva *gpuvm_va_first__(struct gpuvm *gpuvm);
  * gpuvm_for_each_va_range() - VAs overlapping [start, end), ascending
  *
  * Includes the kernel node when it overlaps. Not safe against removal of
- * the current VA; use the _safe variant for that.
+ * the current VA; use the _safe variant for that (a step from a removed
+ * VA is reported as GPUVM_RULE_WALK_REMOVED and ends the walk, where the
+ * kernel would follow a poisoned link). Each step reads the VA's place in
+ * the VM's index, not a list link: O(1), and no VA is written.
  */
 #define gpuvm_for_each_va_range(va__, gpuvm__, start__, end__) \
 	for ((va__) = gpuva_find_first((gpuvm__), (start__),   \

@@ -105,6 +105,9 @@ struct gpuva_op;
 #define GPUVM_RULE_LINK_UNREGISTERED "gpuva-link-unregistered"
 /* gpuvm_bo_destroy_not_in_lists() of a published or shared vm_bo. */
 #define GPUVM_RULE_VM_BO_PUBLISHED "vm-bo-published"
+/* A gpuvm_for_each_va*() walk that is not _safe stepped from a VA the
+ * body removed (the kernel would follow a poisoned list link). */
+#define GPUVM_RULE_WALK_REMOVED "gpuvm-walk-removed-va"
 
 enum gpuvm_flags {
 	/* extobj/evict lists are protected by the VM's resv. */
@@ -166,8 +169,9 @@ struct gpuvm_ops {
  * @flags: enum gpuvm_flags, fixed at init
  * @mm_start: start of the managed window
  * @mm_range: size of the managed window
- * @rb.list: every VA, the reserved region's included, in ascending
- *           address order (through gpuva.rb.entry); VA-space lock
+ * @rb.index__: private; the ordered index of every VA, the reserved
+ *              region's included (the kernel's rb.tree and rb.list: walk
+ *              it with the iteration macros of va.h); VA-space lock
  * @kref: the reference count (atomic); gpuvm_get() / gpuvm_put()
  * @kernel_alloc_node: the reserved kernel region (range 0: none); in the
  *                     VA space like a VA, without object or VM reference,
@@ -199,10 +203,9 @@ struct gpuvm {
 	uint64_t mm_start;
 	uint64_t mm_range;
 	struct {
-		/* Ordered index of the VAs (private). */
+		/* Ordered index of the VAs (private); the iteration macros of
+		 * va.h walk it in ascending address order. */
 		uint64_t index__[12];
-		/* The VAs in ascending address order. */
-		struct gpuvm_list_head list;
 	} rb;
 	int kref; /* atomic */
 	/* The reserved kernel region (range 0: none). */

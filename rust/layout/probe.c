@@ -104,8 +104,7 @@ int main(void)
 	FIELD(gpuva, gem.offset);
 	FIELD(gpuva, gem.obj);
 	FIELD(gpuva, gem.entry);
-	/* bindings.rs flattens rb into rb_entry and rb_leaf. */
-	FIELD(gpuva, rb.entry);
+	/* bindings.rs flattens rb into rb_leaf. */
 	FIELD(gpuva, rb.leaf__);
 
 	TYPE(gpuvm);
@@ -114,7 +113,6 @@ int main(void)
 	FIELD(gpuvm, mm_start);
 	FIELD(gpuvm, mm_range);
 	NESTED(gpuvm, rb);
-	FIELD(gpuvm, rb.list);
 	FIELD(gpuvm, kref);
 	FIELD(gpuvm, kernel_alloc_node);
 	FIELD(gpuvm, ops);

@@ -101,16 +101,15 @@ pub struct gpuva {
     pub flags: c_uint,
     pub va: gpuva_range,
     pub gem: gpuva_gem,
-    pub rb_entry: gpuvm_list_head,
     /// `rb.leaf__`: private to the library, never touched by the crate.
     pub rb_leaf: *mut c_void,
 }
 
-/// `rb` member of `struct gpuvm`.
+/// `rb` member of `struct gpuvm`: the VA index, private to the library
+/// (the kernel's rb.tree and rb.list).
 #[repr(C)]
 pub struct gpuvm_rb {
     index: [u64; 12],
-    pub list: gpuvm_list_head,
 }
 
 /// `extobj` and `evict` members of `struct gpuvm`.

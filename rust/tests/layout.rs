@@ -137,8 +137,7 @@ fn rust_layout() -> Table {
     field!(t, "gpuva.gem.offset", b::gpuva => gem, b::gpuva_gem => offset);
     field!(t, "gpuva.gem.obj", b::gpuva => gem, b::gpuva_gem => obj);
     field!(t, "gpuva.gem.entry", b::gpuva => gem, b::gpuva_gem => entry);
-    // C's rb (entry, leaf__) is flattened by the crate.
-    field!(t, "gpuva.rb.entry", b::gpuva => rb_entry);
+    // C's rb (leaf__ alone) is flattened by the crate.
     field!(t, "gpuva.rb.leaf__", b::gpuva => rb_leaf);
 
     ty!(t, "gpuvm", b::gpuvm);
@@ -146,10 +145,9 @@ fn rust_layout() -> Table {
     field!(t, "gpuvm.flags", b::gpuvm => flags);
     field!(t, "gpuvm.mm_start", b::gpuvm => mm_start);
     field!(t, "gpuvm.mm_range", b::gpuvm => mm_range);
-    // gpuvm_rb; the private index__ before list is covered by list's
-    // offset.
+    // b::gpuvm_rb holds only the private index__: the offset, size and
+    // alignment of rb measure all of it.
     nested!(t, "gpuvm.rb", b::gpuvm => rb);
-    field!(t, "gpuvm.rb.list", b::gpuvm => rb, b::gpuvm_rb => list);
     field!(t, "gpuvm.kref", b::gpuvm => kref);
     field!(t, "gpuvm.kernel_alloc_node", b::gpuvm => kernel_alloc_node);
     field!(t, "gpuvm.ops", b::gpuvm => ops);

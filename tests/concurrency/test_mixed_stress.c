@@ -1385,7 +1385,7 @@ static void stress_fini(struct stress *s)
 	for (v = 0; v < NR_VMS; v++) {
 		struct gpuvm *gpuvm = &s->vms[v]->base;
 
-		assert_true(gpuvm_list_empty(&gpuvm->rb.list));
+		assert_null(gpuvm_va_first__(gpuvm));
 		assert_true(gpuvm_list_empty(&gpuvm->extobj.list));
 		assert_true(gpuvm_list_empty(&gpuvm->evict.list));
 		assert_int_equal(

@@ -162,7 +162,6 @@ struct gpuva *fx_va_new(uint64_t addr, uint64_t range,
 
 	assert_non_null(v);
 	v->magic = FX_VA_MAGIC;
-	gpuvm_list_init(&v->base.rb.entry);
 	gpuvm_list_init(&v->base.gem.entry);
 	v->base.va.addr = addr;
 	v->base.va.range = range;

@@ -993,7 +993,6 @@ struct scn_va *scn_va_alloc(gpuvm_gfp_t gfp)
 	if (!va)
 		return NULL;
 	va->magic = SCN_VA_MAGIC;
-	gpuvm_list_init(&va->base.rb.entry);
 	gpuvm_list_init(&va->base.gem.entry);
 	live_add(&live_vas, 1);
 	return va;

@@ -1377,16 +1377,15 @@ static void gv14(const struct scn_driver *drv, struct scn_result *r)
 		      kn->va.addr == 0 && kn->va.range == 0 &&
 		      kn->gem.obj == NULL && kn->gem.offset == 0,
 	      "the unused kernel node is cleared");
-	CHECK(gpuvm_list_empty(&kn->rb.entry) &&
-		      gpuvm_list_empty(&kn->gem.entry),
-	      "its list entries are empty");
+	CHECK(kn->rb.leaf__ == NULL && gpuvm_list_empty(&kn->gem.entry),
+	      "not in the index, its list entry empty");
 	CHECK(gv->extobj.local_list == NULL && gv->evict.local_list == NULL,
 	      "no local lists");
 	CHECK(gv->bo_defer.first == NULL, "bo_defer empty");
 	CHECK(gpuvm_list_empty(&gv->extobj.list) &&
 		      gpuvm_list_empty(&gv->evict.list) &&
-		      gpuvm_list_empty(&gv->rb.list),
-	      "lists empty");
+		      gpuvm_va_first__(gv) == NULL,
+	      "lists and VA space empty");
 	CHECK(scn_vm_refcount(vm) == 1 && gpuvm_immediate_mode(gv) &&
 		      gpuvm_resv_protected(gv),
 	      "count and flags set");

@@ -1233,6 +1233,115 @@ static void test_va_iterators(void **state)
 	fx_vm_destroy(fx);
 }
 
+/*
+ * The walks step through the VM's index (there is no rb.list): across
+ * many leaves, while the body removes the current VA and puts pieces of it
+ * back (the _safe rule: pieces inside the current VA are not visited, the
+ * captured next one is), and while it inserts right after the current VA
+ * (a plain walk visits the new VA, as the kernel's list walk would).
+ */
+static void test_va_iterators_many(void **state)
+{
+	enum { NR = 600 }; /* tens of leaves */
+	struct fx_vm *fx = fx_vm_create(0, 0, 100000, 0, 0);
+	struct gpuvm *vm = &fx->base;
+	struct gpuvm_gem_object *obj = fx_obj(fx, 'a');
+	struct gpuva *va, *next, *ins = NULL;
+	uint64_t expect;
+	unsigned int i, n;
+
+	/* Inserted out of order: [10i, 10i + 5) for i = 0..NR-1. */
+	for (i = 0; i < NR; i++)
+		fx_va_insert(fx, (uint64_t)((i * 7) % NR) * 10, 5, obj, 0);
+
+	n = 0;
+	expect = 0;
+	gpuvm_for_each_va(va, vm) {
+		assert_int_equal(va->va.addr, expect);
+		expect += 10;
+		n++;
+	}
+	assert_int_equal(n, NR);
+
+	/* Every other VA replaced by its two halves during a safe walk. */
+	n = 0;
+	expect = 0;
+	gpuvm_for_each_va_safe(va, next, vm) {
+		uint64_t addr = va->va.addr;
+
+		assert_int_equal(addr, expect);
+		expect += 10;
+		n++;
+		if ((addr / 10) % 2)
+			continue;
+		fx_va_destroy(fx, va);
+		fx_va_insert(fx, addr, 2, obj, 0);
+		fx_va_insert(fx, addr + 2, 3, obj, 0);
+	}
+	assert_int_equal(n, NR);
+	assert_int_equal(fx_va_count(fx), NR + NR / 2);
+
+	/* A plain walk visits what its body inserts after the current VA. */
+	n = 0;
+	gpuvm_for_each_va_range(va, vm, 0, 100) {
+		if (va->va.addr == 10)
+			fx_va_insert(fx, 15, 1, obj, 0);
+		n++;
+	}
+	/* [0,2) [2,5) [10,15) [15,16) [20,22) [22,25) ... [90,95) */
+	assert_int_equal(n, 16);
+
+	/* A safe walk takes its next VA before the body runs. */
+	n = 0;
+	gpuvm_for_each_va_range_safe(va, next, vm, 100, 200) {
+		/* Its next, [110,115), is already taken. */
+		if (va->va.addr == 102)
+			ins = fx_va_insert(fx, 105, 1, obj, 0);
+		n++;
+	}
+	assert_int_equal(n, 15); /* [105,106) is not visited */
+	assert_non_null(ins);
+	fx_va_destroy(fx, ins);
+
+	/* Every VA removed by a safe walk, leaf after leaf. */
+	gpuvm_for_each_va_safe(va, next, vm)
+		fx_va_destroy(fx, va);
+	assert_int_equal(fx_va_count(fx), 0);
+	assert_null(gpuvm_va_first__(vm));
+	fx_vm_destroy(fx);
+}
+
+/*
+ * Removing the current VA in a walk that is not _safe: the kernel would
+ * follow a poisoned link; here the step is reported and ends the walk.
+ */
+static void test_va_iterator_removed(void **state)
+{
+	struct fx_vm *fx = fx_vm_create(0, 0, 100, 0, 0);
+	struct gpuvm *vm = &fx->base;
+	struct gpuva *va, *removed = NULL;
+	unsigned int n = 0;
+
+	fx_insert_layout(fx, "a [10,20) @0, a [30,40) @0, a [50,60) @0");
+	gpuvm_for_each_va(va, vm) {
+		n++;
+		if (va->va.addr == 30) {
+			/* Removed, not freed: the step still reads it. */
+			if (va->vm_bo)
+				fx_va_unlink(fx, va);
+			gpuva_remove(va);
+			removed = va;
+		}
+	}
+	fx_va_free(removed);
+	assert_int_equal(n, 2);
+	assert_non_null(strstr(harness_last_warning(GPUVM_RULE_WALK_REMOVED),
+			       "not _safe"));
+	assert_int_equal(harness_take_warnings(GPUVM_RULE_WALK_REMOVED), 1);
+	assert_int_equal(fx_va_count(fx), 2);
+	fx_vm_destroy(fx);
+}
+
 static int vm_kref(struct fx_vm *fx)
 {
 	return __atomic_load_n(&fx->base.kref, __ATOMIC_RELAXED);
@@ -1931,6 +2040,8 @@ int main(int argc, char **argv)
 		harness_test(test_range_valid_edges),
 		harness_test(test_interval_empty_edges),
 		harness_test(test_va_iterators),
+		harness_test(test_va_iterators_many),
+		harness_test(test_va_iterator_removed),
 		harness_test(test_insert_remove),
 		harness_test(test_unmap_remap_helpers),
 		harness_test(test_remap_references),

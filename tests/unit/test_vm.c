@@ -93,7 +93,10 @@ static void tvm_free(struct gpuvm *gpuvm)
 	t->vm_free_calls++;
 	t->name_at_free = gpuvm->name;
 	t->knode_listed_at_free =
-		!gpuvm_list_empty(&gpuvm->kernel_alloc_node.rb.entry);
+		gpuvm->kernel_alloc_node.va.range &&
+		gpuva_find_first(gpuvm, gpuvm->kernel_alloc_node.va.addr,
+				 gpuvm->kernel_alloc_node.va.range) ==
+			&gpuvm->kernel_alloc_node;
 	event('V');
 }
 
@@ -157,7 +160,7 @@ static void test_init_fields(void **state)
 		assert_int_equal(vm->mm_start, 0x1000);
 		assert_int_equal(vm->mm_range, 0x10000);
 		assert_int_equal(fx_vm_kref(vm), 1);
-		assert_true(gpuvm_list_empty(&vm->rb.list));
+		assert_null(gpuvm_va_first__(vm));
 		assert_true(gpuvm_list_empty(&vm->extobj.list));
 		assert_true(gpuvm_list_empty(&vm->evict.list));
 		assert_null(vm->extobj.local_list);
@@ -237,7 +240,6 @@ static void test_init_overflow_warnings(void **state)
 	assert_int_equal(harness_take_warnings(GPUVM_RULE_VM_BAD_RANGE), 1);
 	assert_int_equal(t->base.kernel_alloc_node.va.addr, U64_MAX - 4);
 	assert_int_equal(t->base.kernel_alloc_node.va.range, 10);
-	assert_true(gpuvm_list_empty(&t->base.rb.list));
 	assert_null(gpuvm_va_first__(&t->base));
 	assert_true(gpuvm_interval_empty(&t->base, 0, U64_MAX));
 	tvm_destroy(t);
@@ -245,7 +247,7 @@ static void test_init_overflow_warnings(void **state)
 	/* Both at once: two reports. */
 	t = tvm_new("both", 0, 10, U64_MAX, U64_MAX, 2);
 	assert_int_equal(harness_take_warnings(GPUVM_RULE_VM_BAD_RANGE), 2);
-	assert_true(gpuvm_list_empty(&t->base.rb.list));
+	assert_null(gpuvm_va_first__(&t->base));
 	tvm_destroy(t);
 
 	/* The largest window that does not overflow is fine. */
@@ -280,7 +282,7 @@ static void test_init_kernel_node_enomem(void **state)
 			assert_int_equal(
 				harness_take_warnings(GPUVM_RULE_VM_INIT_NOMEM),
 				1);
-			assert_true(gpuvm_list_empty(&t->base.rb.list));
+			assert_null(gpuvm_va_first__(&t->base));
 			assert_false(gpuvm_range_valid(&t->base, 950, 1));
 		} else {
 			assert_int_equal(harness_warnings(NULL), 0);

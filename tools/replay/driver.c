@@ -231,7 +231,8 @@ int drv_vm_create(struct drv_vm **out, const char *name, enum gpuvm_flags flags,
 	gpuvm_init(&vm->gpuvm, name, flags, resv_obj, start, range,
 		   reserve_addr, reserve_range, &drv_gpuvm_ops);
 	if (reserve_range &&
-	    gpuvm_list_empty(&vm->gpuvm.kernel_alloc_node.rb.entry)) {
+	    gpuva_find_first(&vm->gpuvm, reserve_addr, reserve_range) !=
+		    &vm->gpuvm.kernel_alloc_node) {
 		/* Indexing the reserved region failed (out of memory). */
 		gpuvm_put(&vm->gpuvm);
 		gpuvm_gem_object_put(resv_obj);
