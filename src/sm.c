@@ -32,7 +32,7 @@
 static inline struct gpuva *sm_prefetch_next(struct gpuva *next)
 {
 	if (next)
-		__builtin_prefetch(&next->va);
+		__builtin_prefetch(&next->va, 1);
 	return next;
 }
 
@@ -84,8 +84,8 @@ static inline struct gpuva *sm_next(struct gpuvm *gpuvm, struct gpuva *va,
  *
  * Always inlined: a function whose only effect is a prefetch counts as
  * side-effect free to GCC, which then deletes the call when it does not
- * inline it early (it did so to such a helper in va_index.c, at -O1 to
- * -O3, until 2026-12).
+ * inline it early (it once did so to such a helper in va_index.c, at -O1
+ * to -O3).
  */
 static inline __attribute__((always_inline)) void
 prefetch_unlink_neighbours(const struct gpuva *va)

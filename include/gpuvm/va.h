@@ -51,8 +51,9 @@ enum gpuva_flags {
  *             macros need no search (NULL when not inserted)
  *
  * Unlike the kernel's, a VA has no rb.entry: the VM keeps no ordered list
- * beside its index (README, "Where libgpuvm differs"). The iteration
- * macros below give the same order and the same _safe rules.
+ * beside its index (README, "Kernel parity and deliberate differences").
+ * The iteration macros below give the same order and the same _safe
+ * rules.
  *
  * Drivers allocate and free VAs, usually embedded in their own structures,
  * and fill va and gem before inserting (gpuva_init_from_op() in ops.h).
