@@ -828,15 +828,13 @@ static int insert_split(struct gpuvm_va_index *idx, struct gpuvm_va_leaf *leaf,
 	return 0;
 }
 
-int gpuvm_va_index_insert_between(struct gpuvm_va_index *idx, uint64_t start,
-				  uint64_t end, void *item, void **prev,
-				  void **next)
+int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
+			  uint64_t end, void *item)
 {
 	struct gpuvm_va_leaf *leaf;
 	struct va_path path;
 	struct va_pos p;
 	unsigned int slot;
-	void *before = NULL, *after = NULL;
 	int ret;
 
 	if (start >= end || !item)
@@ -857,8 +855,6 @@ int gpuvm_va_index_insert_between(struct gpuvm_va_index *idx, uint64_t start,
 		if (end_at(leaf, slot - 1) > start ||
 		    start_at(leaf, slot) < end)
 			return -EEXIST;
-		before = item_at(leaf, slot - 1);
-		after = item_at(leaf, slot);
 		leaf_put(idx, leaf, slot, start, end, item);
 		goto inserted;
 	}
@@ -877,17 +873,11 @@ int gpuvm_va_index_insert_between(struct gpuvm_va_index *idx, uint64_t start,
 
 		/* Only the neighbours on either side can overlap. */
 		p = pos_before(leaf, slot);
-		if (p.leaf) {
-			if (end_at(p.leaf, p.slot) > start)
-				return -EEXIST;
-			before = item_at(p.leaf, p.slot);
-		}
+		if (p.leaf && end_at(p.leaf, p.slot) > start)
+			return -EEXIST;
 		p = pos_fix((struct va_pos){ leaf, slot });
-		if (p.leaf) {
-			if (start_at(p.leaf, p.slot) < end)
-				return -EEXIST;
-			after = item_at(p.leaf, p.slot);
-		}
+		if (p.leaf && start_at(p.leaf, p.slot) < end)
+			return -EEXIST;
 	}
 
 	if (leaf->nr < VA_LEAF_SLOTS) {
@@ -901,17 +891,7 @@ inserted:
 	idx->finger = leaf;
 	idx->count++;
 	idx->seq++;
-	if (prev)
-		*prev = before;
-	if (next)
-		*next = after;
 	return 0;
-}
-
-int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
-			  uint64_t end, void *item)
-{
-	return gpuvm_va_index_insert_between(idx, start, end, item, NULL, NULL);
 }
 
 /*

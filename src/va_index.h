@@ -108,13 +108,6 @@ int gpuvm_va_index_insert(struct gpuvm_va_index *idx, uint64_t start,
  */
 int gpuvm_va_index_reserve(struct gpuvm_va_index *idx, unsigned int n);
 
-/* As gpuvm_va_index_insert(); on success *@prev and *@next are the items
- * of the entries right before and right after the new one (NULL at either
- * end; either pointer may be NULL). One descent. */
-int gpuvm_va_index_insert_between(struct gpuvm_va_index *idx, uint64_t start,
-				  uint64_t end, void *item, void **prev,
-				  void **next);
-
 /*
  * Remove the entry starting exactly at @start and return its item, or NULL
  * if there is none. Never allocates and cannot fail otherwise.

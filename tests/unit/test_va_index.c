@@ -21,6 +21,20 @@
 /* Items are opaque to the index; small integers make readable pointers. */
 #define ITEM(n) ((void *)(uintptr_t)(n))
 
+/* Insert, then look up the entries right before and after the new one
+ * (NULL at either end), as the tests below check them. */
+static int insert_between(struct gpuvm_va_index *idx, uint64_t start,
+			  uint64_t end, void *item, void **prev, void **next)
+{
+	int ret = gpuvm_va_index_insert(idx, start, end, item);
+
+	if (!ret) {
+		*prev = gpuvm_va_index_lower_than(idx, start);
+		*next = gpuvm_va_index_next_from(idx, end);
+	}
+	return ret;
+}
+
 static uint64_t rng_state;
 
 static uint64_t rnd(void)
@@ -747,12 +761,12 @@ static void run_differential(struct bitem *items, unsigned long ops)
 							 NEW_ITEM(next_item)),
 						 want);
 			} else {
-				/* The neighbours it reports are the model's. */
-				assert_int_equal(gpuvm_va_index_insert_between(
-							 &idx, a, end,
-							 NEW_ITEM(next_item),
-							 &prev, &next),
-						 want);
+				/* Its neighbours are the model's. */
+				assert_int_equal(
+					insert_between(&idx, a, end,
+						       NEW_ITEM(next_item),
+						       &prev, &next),
+					want);
 				if (!want) {
 					i = model_lb(&m, a);
 					assert_ptr_equal(prev,
@@ -899,9 +913,8 @@ static void test_finger_inserts(void **state)
 		assert_int_equal(gpuvm_va_index_insert(&idx, a + 0x7000,
 						       a + 0x8001, ITEM(5000)),
 				 -EEXIST);
-		assert_int_equal(gpuvm_va_index_insert_between(
-					 &idx, a, a + 0x1000, ITEM(2000 + i),
-					 &prev, &next),
+		assert_int_equal(insert_between(&idx, a, a + 0x1000,
+						ITEM(2000 + i), &prev, &next),
 				 0);
 		assert_ptr_equal(prev, ITEM(i + 1));
 		assert_ptr_equal(next, ITEM(i + 2));
@@ -978,9 +991,8 @@ static void test_remove_by_item_leaves_no_trace(void **state)
 	assert_int_equal(n, 29);
 
 	/* An insert over the removed ranges takes a slot back. */
-	assert_int_equal(gpuvm_va_index_insert_between(&idx, 0x4800, 0x8000,
-						       &extra, &prev, &next),
-			 0);
+	assert_int_equal(
+		insert_between(&idx, 0x4800, 0x8000, &extra, &prev, &next), 0);
 	assert_ptr_equal(prev, BI(4));
 	assert_ptr_equal(next, BI(8));
 	assert_ptr_equal(gpuvm_va_index_first_overlap(&idx, 0x6400, 0x6401),
@@ -1098,8 +1110,8 @@ static void test_dead_entries_at_leaf_edges(void **state)
 	}
 	assert_int_equal(n, live);
 
-	/* Inserting over each removed range settles its leaf and reports the
-	 * live neighbours. */
+	/* Inserting over each removed range settles its leaf; its neighbours
+	 * are the live ones. */
 	for (i = 0; i < N; i++) {
 		unsigned int below = i, above = i;
 
@@ -1109,11 +1121,10 @@ static void test_dead_entries_at_leaf_edges(void **state)
 			below = below ? below - 1 : N;
 		while (above < N && gone[above])
 			above++;
-		assert_int_equal(
-			gpuvm_va_index_insert_between(&idx, i * 0x1000ull,
-						      i * 0x1000ull + 0x800,
-						      &items[i], &prev, &next),
-			0);
+		assert_int_equal(insert_between(&idx, i * 0x1000ull,
+						i * 0x1000ull + 0x800,
+						&items[i], &prev, &next),
+				 0);
 		assert_ptr_equal(prev, below < N ? &items[below] : NULL);
 		assert_ptr_equal(next, above < N ? &items[above] : NULL);
 		gone[i] = false;
